@@ -1,0 +1,34 @@
+//! Domain types: values that are parsed once at the edge and valid from then on.
+
+mod fields;
+mod item;
+mod listing;
+mod time;
+
+pub use fields::{ItemField, FieldSet};
+pub use item::{
+    Description, Item, ItemChanges, ItemId, ItemName, ItemPatch, ItemStatus, ItemView, Money, OwnerId,
+    Stock, Version,
+};
+pub use listing::{ListQuery, Page, PageLimit, PagePosition, SortField, SortOrder};
+pub use time::Timestamp;
+
+/// One rejected input field: what was wrong, in words a client can show.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+        Self { field: field.into(), code, message: message.into() }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.field, self.message)
+    }
+}

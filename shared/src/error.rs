@@ -1,0 +1,192 @@
+//! `ApiError`: the one error type of the API, and the one place it becomes the error envelope.
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use serde_json::json;
+
+use crate::domain::FieldError;
+use crate::repository::{BoxError, StoreError};
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// One or more input fields were wrong; each is listed in `details`.
+    Validation(Vec<FieldError>),
+    /// A request that is malformed as a whole (bad JSON, bad cursor, unsupported parameter).
+    BadRequest { code: &'static str, message: String },
+    Unauthenticated(AuthFailure),
+    NotFound,
+    PreconditionFailed,
+    Conflict { code: &'static str, message: String },
+    PayloadTooLarge { limit_bytes: usize },
+    UnsupportedMediaType,
+    /// The store throttled us: worth retrying shortly.
+    Unavailable,
+    /// Our fault. The source is logged; the client sees only a generic message.
+    Internal { context: &'static str, source: BoxError },
+}
+
+/// Why a request was not authenticated. Logged, never echoed in detail.
+#[derive(Debug)]
+pub enum AuthFailure {
+    MissingToken,
+    InvalidToken(String),
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest { code, message: message.into() }
+    }
+
+    pub fn invalid_field(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, code, message)])
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) | Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "validation_failed",
+            Self::BadRequest { code, .. } | Self::Conflict { code, .. } => code,
+            Self::Unauthenticated(_) => "unauthorized",
+            Self::NotFound => "not_found",
+            Self::PreconditionFailed => "precondition_failed",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Unavailable => "service_unavailable",
+            Self::Internal { .. } => "internal_error",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Self::Validation(_) => "the request has invalid fields; see details".to_owned(),
+            Self::BadRequest { message, .. } | Self::Conflict { message, .. } => message.clone(),
+            Self::Unauthenticated(AuthFailure::MissingToken) => "a bearer token is required".to_owned(),
+            Self::Unauthenticated(AuthFailure::InvalidToken(_)) => "the bearer token is invalid or expired".to_owned(),
+            Self::NotFound => "no such item".to_owned(),
+            Self::PreconditionFailed => "the item has changed since the version named in If-Match".to_owned(),
+            Self::PayloadTooLarge { limit_bytes } => format!("the body must be at most {limit_bytes} bytes"),
+            Self::UnsupportedMediaType => "the body must be sent as Content-Type: application/json".to_owned(),
+            Self::Unavailable => "the service is busy; retry shortly".to_owned(),
+            Self::Internal { .. } => "an internal error occurred".to_owned(),
+        }
+    }
+
+    /// The error envelope: `{ "success": false, "error": { code, message, details?, request_id } }`.
+    pub fn into_response(self, request_id: &str) -> Response<Body> {
+        let mut error = json!({ "code": self.code(), "message": self.message(), "request_id": request_id });
+        if let Self::Validation(details) = &self {
+            error["details"] = json!(details);
+        }
+        let body = json!({ "success": false, "error": error }).to_string();
+        let mut response = Response::new(Body::Text(body));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        match &self {
+            Self::Unauthenticated(AuthFailure::MissingToken) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::Unauthenticated(AuthFailure::InvalidToken(_)) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+            }
+            Self::Unavailable => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => Self::NotFound,
+            StoreError::PreconditionFailed => Self::PreconditionFailed,
+            StoreError::Throttled => Self::Unavailable,
+            StoreError::AlreadyExists => Self::Internal { context: "new item id collided", source: error.into() },
+            StoreError::Failed { context, source } => Self::Internal { context, source },
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Internal { context, .. } => f.write_str(context),
+            Self::Unauthenticated(AuthFailure::InvalidToken(reason)) => write!(f, "invalid token: {reason}"),
+            other => f.write_str(&other.message()),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Internal { source, .. } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_of(response: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(response.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn validation_errors_list_each_field() {
+        let error = ApiError::Validation(vec![
+            FieldError::new("name", "required", "is required"),
+            FieldError::new("price", "out_of_range", "must not be negative"),
+        ]);
+        let response = error.into_response("req-1");
+        assert_eq!(response.status(), 400);
+        let body = body_of(&response);
+        assert_eq!(body["success"], false);
+        assert_eq!(body["error"]["code"], "validation_failed");
+        assert_eq!(body["error"]["request_id"], "req-1");
+        assert_eq!(body["error"]["details"][1]["field"], "price");
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let error = ApiError::Internal { context: "query items", source: "connection reset by 10.0.0.7".into() };
+        let response = error.into_response("req-2");
+        assert_eq!(response.status(), 500);
+        let text = String::from_utf8(response.body().to_vec()).unwrap();
+        assert!(!text.contains("10.0.0.7") && !text.contains("query items"), "{text}");
+    }
+
+    #[test]
+    fn store_errors_map_to_statuses() {
+        assert_eq!(ApiError::from(StoreError::NotFound).status(), 404);
+        assert_eq!(ApiError::from(StoreError::PreconditionFailed).status(), 412);
+        assert_eq!(ApiError::from(StoreError::Throttled).status(), 503);
+    }
+
+    #[test]
+    fn unauthenticated_says_bearer_and_whether_the_token_was_bad() {
+        let missing = ApiError::Unauthenticated(AuthFailure::MissingToken).into_response("r");
+        assert_eq!(missing.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        let invalid = ApiError::Unauthenticated(AuthFailure::InvalidToken("ExpiredSignature at 1700000000".into())).into_response("r");
+        assert_eq!(invalid.headers()[header::WWW_AUTHENTICATE], "Bearer error=\"invalid_token\"");
+        assert!(!String::from_utf8(invalid.body().to_vec()).unwrap().contains("ExpiredSignature"));
+    }
+}

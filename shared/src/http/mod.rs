@@ -1,0 +1,10 @@
+//! HTTP: reading requests, rendering replies, authentication, and the item routes.
+
+pub mod auth;
+pub mod cursor;
+pub mod items;
+pub mod request;
+pub mod response;
+mod serve;
+
+pub use serve::serve;

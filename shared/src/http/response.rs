@@ -1,0 +1,77 @@
+//! Successful responses: `{ "success": true, "data": ..., "page"? }` plus headers.
+
+use lambda_http::http::{HeaderName, HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+use crate::error::ApiError;
+
+#[derive(Serialize)]
+pub struct PageInfo {
+    pub limit: u16,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Envelope<T> {
+    success: bool,
+    data: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    page: Option<PageInfo>,
+}
+
+pub struct Reply {
+    status: StatusCode,
+    body: Option<String>,
+    headers: Vec<(HeaderName, String)>,
+}
+
+impl Reply {
+    pub fn ok(data: impl Serialize) -> Result<Self, ApiError> {
+        Self::with_status(StatusCode::OK, data, None)
+    }
+
+    pub fn created(data: impl Serialize) -> Result<Self, ApiError> {
+        Self::with_status(StatusCode::CREATED, data, None)
+    }
+
+    pub fn page(data: impl Serialize, page: PageInfo) -> Result<Self, ApiError> {
+        Self::with_status(StatusCode::OK, data, Some(page))
+    }
+
+    pub fn no_content() -> Self {
+        Self { status: StatusCode::NO_CONTENT, body: None, headers: Vec::new() }
+    }
+
+    fn with_status(status: StatusCode, data: impl Serialize, page: Option<PageInfo>) -> Result<Self, ApiError> {
+        let body = serde_json::to_string(&Envelope { success: true, data, page })
+            .map_err(|e| ApiError::Internal { context: "serialize response", source: e.into() })?;
+        Ok(Self { status, body: Some(body), headers: Vec::new() })
+    }
+
+    pub fn header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let mut response = Response::new(self.body.clone().map_or(Body::Empty, Body::Text));
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        if self.body.is_some() {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        // Item data is per-user once ownership rules apply: never let a shared cache keep it.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+        for (name, value) in self.headers {
+            if let Ok(value) = HeaderValue::try_from(value) {
+                headers.insert(name, value);
+            }
+        }
+        response
+    }
+}

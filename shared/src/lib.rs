@@ -1,0 +1,12 @@
+//! Everything the item functions share: domain, storage, services, HTTP handling, auth, telemetry.
+
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod repository;
+pub mod service;
+pub mod telemetry;
+
+pub use app::App;

@@ -1,0 +1,117 @@
+//! Every DynamoDB key and index name the items table uses is built here and nowhere else.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::domain::{ItemId, ItemStatus, ListQuery, Money, PagePosition, SortField};
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+/// Partition key of the "all items" indexes; only items carry it, so those indexes stay item-only.
+pub const LIST_PK: &str = "list_pk";
+/// Partition key of the "items by status" indexes.
+pub const STATUS_PK: &str = "status_pk";
+/// Sort key of the price indexes: zero-padded price then id, so equal prices keep a stable order.
+pub const PRICE_SK: &str = "price_sk";
+/// Sort key of the creation-time indexes: the ULID id itself is time-ordered.
+pub const ID: &str = "id";
+
+const ITEM_PREFIX: &str = "ITEM#";
+pub const ITEM_SK: &str = "ITEM";
+pub const ALL_ITEMS: &str = "ITEM";
+
+pub fn item_pk(id: ItemId) -> String {
+    format!("{ITEM_PREFIX}{id}")
+}
+
+pub fn status_partition(status: ItemStatus) -> String {
+    format!("ITEM#STATUS#{}", status.as_str())
+}
+
+/// 16 digits hold every price up to 2^53 - 1, so string order equals numeric order.
+pub fn price_sort_key(price: Money, id: ItemId) -> String {
+    format!("{:016}#{id}", price.get())
+}
+
+pub fn item_key(id: ItemId) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (PK.to_owned(), AttributeValue::S(item_pk(id))),
+        (SK.to_owned(), AttributeValue::S(ITEM_SK.to_owned())),
+    ])
+}
+
+/// A global secondary index that serves one shape of list query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListIndex {
+    pub name: &'static str,
+    pub partition_attribute: &'static str,
+    pub partition_value: String,
+    pub sort_attribute: &'static str,
+}
+
+pub fn list_index(query: &ListQuery) -> ListIndex {
+    let (name, sort_attribute) = match (query.status.is_some(), query.sort) {
+        (false, SortField::CreatedAt) => ("items_by_created", ID),
+        (false, SortField::Price) => ("items_by_price", PRICE_SK),
+        (true, SortField::CreatedAt) => ("items_by_status_created", ID),
+        (true, SortField::Price) => ("items_by_status_price", PRICE_SK),
+    };
+    let (partition_attribute, partition_value) = match query.status {
+        Some(status) => (STATUS_PK, status_partition(status)),
+        None => (LIST_PK, ALL_ITEMS.to_owned()),
+    };
+    ListIndex { name, partition_attribute, partition_value, sort_attribute }
+}
+
+/// The `ExclusiveStartKey` that resumes `index` just after `position`: table key plus index key.
+pub fn start_key(index: &ListIndex, position: PagePosition) -> HashMap<String, AttributeValue> {
+    let sort_value = if index.sort_attribute == PRICE_SK {
+        price_sort_key(position.price, position.id)
+    } else {
+        position.id.to_string()
+    };
+    let mut key = item_key(position.id);
+    key.insert(index.partition_attribute.to_owned(), AttributeValue::S(index.partition_value.clone()));
+    key.insert(index.sort_attribute.to_owned(), AttributeValue::S(sort_value));
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Timestamp;
+
+    fn id() -> ItemId {
+        ItemId::new(Timestamp::from_millis(1_700_000_000_000))
+    }
+
+    #[test]
+    fn price_keys_sort_numerically() {
+        let id = id();
+        let cheap = price_sort_key(Money::new(99).unwrap(), id);
+        let dear = price_sort_key(Money::new(1_000).unwrap(), id);
+        assert!(cheap < dear, "{cheap} should sort before {dear}");
+        assert_eq!(cheap.len(), 16 + 1 + 26);
+    }
+
+    #[test]
+    fn each_query_shape_has_its_own_index() {
+        let by_status = ListQuery { status: Some(ItemStatus::Active), sort: SortField::Price, ..ListQuery::default() };
+        let index = list_index(&by_status);
+        assert_eq!(index.name, "items_by_status_price");
+        assert_eq!(index.partition_value, "ITEM#STATUS#active");
+        assert_eq!(list_index(&ListQuery::default()).name, "items_by_created");
+    }
+
+    #[test]
+    fn start_key_names_table_and_index_keys() {
+        let id = id();
+        let query = ListQuery { sort: SortField::Price, ..ListQuery::default() };
+        let key = start_key(&list_index(&query), PagePosition { id, price: Money::new(5).unwrap() });
+        let mut names: Vec<_> = key.keys().cloned().collect();
+        names.sort();
+        assert_eq!(names, [LIST_PK, PK, PRICE_SK, SK]);
+        assert_eq!(key[PK], AttributeValue::S(format!("ITEM#{id}")));
+    }
+}

@@ -1,0 +1,86 @@
+//! Storage: the `ItemRepository` trait the services depend on, and its DynamoDB implementation.
+
+mod dynamo;
+pub mod keys;
+mod records;
+
+use std::error::Error as StdError;
+use std::future::Future;
+
+pub use dynamo::DynamoItemRepository;
+
+use crate::domain::{FieldSet, Item, ItemChanges, ItemId, ItemPatch, ItemView, ListQuery, Page, Timestamp, Version};
+
+pub type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// What a conditional write requires of the stored item, beyond existing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Precondition {
+    /// No `If-Match`, or `If-Match: *`.
+    #[default]
+    Exists,
+    /// `If-Match` with one or more strong ETags: the stored version must be one of them.
+    VersionIn(Vec<Version>),
+}
+
+#[derive(Debug)]
+pub enum StoreError {
+    NotFound,
+    AlreadyExists,
+    PreconditionFailed,
+    /// The store is throttling us; the request may be retried later.
+    Throttled,
+    Failed { context: &'static str, source: BoxError },
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::NotFound => f.write_str("item not found"),
+            StoreError::AlreadyExists => f.write_str("item already exists"),
+            StoreError::PreconditionFailed => f.write_str("precondition failed"),
+            StoreError::Throttled => f.write_str("store throttled the request"),
+            StoreError::Failed { context, .. } => f.write_str(context),
+        }
+    }
+}
+
+impl StdError for StoreError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            StoreError::Failed { source, .. } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+pub trait ItemRepository: Send + Sync {
+    /// Stores a new item; fails with `AlreadyExists` rather than overwrite.
+    fn create(&self, item: &Item) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Reads only `fields` of one item, strongly consistent.
+    fn get(&self, id: ItemId, fields: FieldSet) -> impl Future<Output = Result<Option<ItemView>, StoreError>> + Send;
+
+    /// One page of items from the index that serves `query`.
+    fn list(&self, query: &ListQuery) -> impl Future<Output = Result<Page<ItemView>, StoreError>> + Send;
+
+    /// Replaces every client-owned field and bumps the version, in one conditional write.
+    fn replace(
+        &self,
+        id: ItemId,
+        changes: &ItemChanges,
+        precondition: &Precondition,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Item, StoreError>> + Send;
+
+    /// Changes only the fields present in `patch` and bumps the version, in one conditional write.
+    fn update(
+        &self,
+        id: ItemId,
+        patch: &ItemPatch,
+        precondition: &Precondition,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Item, StoreError>> + Send;
+
+    fn delete(&self, id: ItemId, precondition: &Precondition) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

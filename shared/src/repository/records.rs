@@ -1,0 +1,56 @@
+//! The stored shape of an item: its fields plus the key attributes that place it in each index.
+
+use serde::Serialize;
+
+use super::keys;
+use crate::domain::Item;
+
+#[derive(Serialize)]
+pub struct ItemRecord<'a> {
+    pk: String,
+    sk: &'static str,
+    list_pk: &'static str,
+    status_pk: String,
+    price_sk: String,
+    #[serde(flatten)]
+    item: &'a Item,
+}
+
+impl<'a> ItemRecord<'a> {
+    pub fn new(item: &'a Item) -> Self {
+        Self {
+            pk: keys::item_pk(item.id),
+            sk: keys::ITEM_SK,
+            list_pk: keys::ALL_ITEMS,
+            status_pk: keys::status_partition(item.status),
+            price_sk: keys::price_sort_key(item.price, item.id),
+            item,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    use super::*;
+    use crate::domain::{Item, ItemChanges, ItemId, OwnerId, Timestamp};
+
+    #[test]
+    fn record_round_trips_and_carries_index_keys() {
+        let now = Timestamp::from_millis(1_700_000_000_000);
+        let body = serde_json::json!({"name": "Lamp", "price": 1999, "stock": 4, "status": "active"});
+        let changes = ItemChanges::parse(body.as_object().unwrap()).unwrap();
+        let item = Item::create(ItemId::new(now), changes, OwnerId::new("user-1"), now);
+
+        let stored: HashMap<String, AttributeValue> = serde_dynamo::to_item(ItemRecord::new(&item)).unwrap();
+
+        assert_eq!(stored["price"], AttributeValue::N("1999".into()));
+        assert_eq!(stored["status_pk"], AttributeValue::S("ITEM#STATUS#active".into()));
+        assert_eq!(stored["created_at"], AttributeValue::S(now.to_string()));
+        let read_back: Item = serde_dynamo::from_item(stored).unwrap();
+        assert_eq!(read_back, item);
+    }
+}

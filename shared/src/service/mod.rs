@@ -1,0 +1,5 @@
+//! Services: the use cases, between HTTP handling and storage.
+
+mod items;
+
+pub use items::ItemService;
