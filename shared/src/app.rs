@@ -47,7 +47,9 @@ impl App {
 /// a cursor tag ever doubling as a token signature.
 fn cursor_key(jwt_secret: &[u8]) -> Vec<u8> {
     let key = hmac::Key::new(hmac::HMAC_SHA256, jwt_secret);
-    hmac::sign(&key, b"pagination-cursor-key/v1").as_ref().to_vec()
+    hmac::sign(&key, b"pagination-cursor-key/v1")
+        .as_ref()
+        .to_vec()
 }
 
 /// Initialises logging, builds the `App` once, and serves `handler` on the Lambda runtime.

@@ -14,7 +14,10 @@ pub struct Config {
 /// Never prints the secret.
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config").field("table_name", &self.table_name).field("jwt_secret", &"<redacted>").finish()
+        f.debug_struct("Config")
+            .field("table_name", &self.table_name)
+            .field("jwt_secret", &"<redacted>")
+            .finish()
     }
 }
 
@@ -44,9 +47,14 @@ impl Config {
         let table_name = required("TABLE_NAME")?;
         let jwt_secret = required("JWT_SECRET")?.into_bytes();
         if jwt_secret.len() < MIN_SECRET_BYTES {
-            return Err(ConfigError(format!("JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")));
+            return Err(ConfigError(format!(
+                "JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes"
+            )));
         }
-        Ok(Self { table_name, jwt_secret })
+        Ok(Self {
+            table_name,
+            jwt_secret,
+        })
     }
 }
 
@@ -55,14 +63,29 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
+        Config::from_lookup(|name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
     }
 
     #[test]
     fn requires_table_and_a_strong_secret() {
         let secret = "s".repeat(MIN_SECRET_BYTES);
         assert!(config(&[("TABLE_NAME", "items"), ("JWT_SECRET", &secret)]).is_ok());
-        assert!(config(&[("JWT_SECRET", &secret)]).unwrap_err().0.contains("TABLE_NAME"));
-        assert!(config(&[("TABLE_NAME", "items"), ("JWT_SECRET", "short")]).unwrap_err().0.contains("32"));
+        assert!(
+            config(&[("JWT_SECRET", &secret)])
+                .unwrap_err()
+                .0
+                .contains("TABLE_NAME")
+        );
+        assert!(
+            config(&[("TABLE_NAME", "items"), ("JWT_SECRET", "short")])
+                .unwrap_err()
+                .0
+                .contains("32")
+        );
     }
 }

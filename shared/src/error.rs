@@ -12,17 +12,28 @@ pub enum ApiError {
     /// One or more input fields were wrong; each is listed in `details`.
     Validation(Vec<FieldError>),
     /// A request that is malformed as a whole (bad JSON, bad cursor, unsupported parameter).
-    BadRequest { code: &'static str, message: String },
+    BadRequest {
+        code: &'static str,
+        message: String,
+    },
     Unauthenticated(AuthFailure),
     NotFound,
     PreconditionFailed,
-    Conflict { code: &'static str, message: String },
-    PayloadTooLarge { limit_bytes: usize },
+    Conflict {
+        code: &'static str,
+        message: String,
+    },
+    PayloadTooLarge {
+        limit_bytes: usize,
+    },
     UnsupportedMediaType,
     /// The store throttled us: worth retrying shortly.
     Unavailable,
     /// Our fault. The source is logged; the client sees only a generic message.
-    Internal { context: &'static str, source: BoxError },
+    Internal {
+        context: &'static str,
+        source: BoxError,
+    },
 }
 
 /// Why a request was not authenticated. Logged, never echoed in detail.
@@ -34,10 +45,17 @@ pub enum AuthFailure {
 
 impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::BadRequest { code, message: message.into() }
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
 
-    pub fn invalid_field(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid_field(
+        field: impl Into<String>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         Self::Validation(vec![FieldError::new(field, code, message)])
     }
 
@@ -73,12 +91,22 @@ impl ApiError {
         match self {
             Self::Validation(_) => "the request has invalid fields; see details".to_owned(),
             Self::BadRequest { message, .. } | Self::Conflict { message, .. } => message.clone(),
-            Self::Unauthenticated(AuthFailure::MissingToken) => "a bearer token is required".to_owned(),
-            Self::Unauthenticated(AuthFailure::InvalidToken(_)) => "the bearer token is invalid or expired".to_owned(),
+            Self::Unauthenticated(AuthFailure::MissingToken) => {
+                "a bearer token is required".to_owned()
+            }
+            Self::Unauthenticated(AuthFailure::InvalidToken(_)) => {
+                "the bearer token is invalid or expired".to_owned()
+            }
             Self::NotFound => "no such item".to_owned(),
-            Self::PreconditionFailed => "the item has changed since the version named in If-Match".to_owned(),
-            Self::PayloadTooLarge { limit_bytes } => format!("the body must be at most {limit_bytes} bytes"),
-            Self::UnsupportedMediaType => "the body must be sent as Content-Type: application/json".to_owned(),
+            Self::PreconditionFailed => {
+                "the item has changed since the version named in If-Match".to_owned()
+            }
+            Self::PayloadTooLarge { limit_bytes } => {
+                format!("the body must be at most {limit_bytes} bytes")
+            }
+            Self::UnsupportedMediaType => {
+                "the body must be sent as Content-Type: application/json".to_owned()
+            }
             Self::Unavailable => "the service is busy; retry shortly".to_owned(),
             Self::Internal { .. } => "an internal error occurred".to_owned(),
         }
@@ -86,7 +114,8 @@ impl ApiError {
 
     /// The error envelope: `{ "success": false, "error": { code, message, details?, request_id } }`.
     pub fn into_response(self, request_id: &str) -> Response<Body> {
-        let mut error = json!({ "code": self.code(), "message": self.message(), "request_id": request_id });
+        let mut error =
+            json!({ "code": self.code(), "message": self.message(), "request_id": request_id });
         if let Self::Validation(details) = &self {
             error["details"] = json!(details);
         }
@@ -94,13 +123,19 @@ impl ApiError {
         let mut response = Response::new(Body::Text(body));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         match &self {
             Self::Unauthenticated(AuthFailure::MissingToken) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             Self::Unauthenticated(AuthFailure::InvalidToken(_)) => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
             }
             Self::Unavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -117,7 +152,10 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::NotFound,
             StoreError::PreconditionFailed => Self::PreconditionFailed,
             StoreError::Throttled => Self::Unavailable,
-            StoreError::AlreadyExists => Self::Internal { context: "new item id collided", source: error.into() },
+            StoreError::AlreadyExists => Self::Internal {
+                context: "new item id collided",
+                source: error.into(),
+            },
             StoreError::Failed { context, source } => Self::Internal { context, source },
         }
     }
@@ -127,7 +165,9 @@ impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Internal { context, .. } => f.write_str(context),
-            Self::Unauthenticated(AuthFailure::InvalidToken(reason)) => write!(f, "invalid token: {reason}"),
+            Self::Unauthenticated(AuthFailure::InvalidToken(reason)) => {
+                write!(f, "invalid token: {reason}")
+            }
             other => f.write_str(&other.message()),
         }
     }
@@ -167,11 +207,17 @@ mod tests {
 
     #[test]
     fn internal_errors_hide_their_cause() {
-        let error = ApiError::Internal { context: "query items", source: "connection reset by 10.0.0.7".into() };
+        let error = ApiError::Internal {
+            context: "query items",
+            source: "connection reset by 10.0.0.7".into(),
+        };
         let response = error.into_response("req-2");
         assert_eq!(response.status(), 500);
         let text = String::from_utf8(response.body().to_vec()).unwrap();
-        assert!(!text.contains("10.0.0.7") && !text.contains("query items"), "{text}");
+        assert!(
+            !text.contains("10.0.0.7") && !text.contains("query items"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -185,8 +231,18 @@ mod tests {
     fn unauthenticated_says_bearer_and_whether_the_token_was_bad() {
         let missing = ApiError::Unauthenticated(AuthFailure::MissingToken).into_response("r");
         assert_eq!(missing.headers()[header::WWW_AUTHENTICATE], "Bearer");
-        let invalid = ApiError::Unauthenticated(AuthFailure::InvalidToken("ExpiredSignature at 1700000000".into())).into_response("r");
-        assert_eq!(invalid.headers()[header::WWW_AUTHENTICATE], "Bearer error=\"invalid_token\"");
-        assert!(!String::from_utf8(invalid.body().to_vec()).unwrap().contains("ExpiredSignature"));
+        let invalid = ApiError::Unauthenticated(AuthFailure::InvalidToken(
+            "ExpiredSignature at 1700000000".into(),
+        ))
+        .into_response("r");
+        assert_eq!(
+            invalid.headers()[header::WWW_AUTHENTICATE],
+            "Bearer error=\"invalid_token\""
+        );
+        assert!(
+            !String::from_utf8(invalid.body().to_vec())
+                .unwrap()
+                .contains("ExpiredSignature")
+        );
     }
 }

@@ -5,10 +5,10 @@ mod item;
 mod listing;
 mod time;
 
-pub use fields::{ItemField, FieldSet};
+pub use fields::{FieldSet, ItemField};
 pub use item::{
-    Description, Item, ItemChanges, ItemId, ItemName, ItemPatch, ItemStatus, ItemView, Money, OwnerId,
-    Stock, Version,
+    Description, Item, ItemChanges, ItemId, ItemName, ItemPatch, ItemStatus, ItemView, Money,
+    OwnerId, Stock, Version,
 };
 pub use listing::{ListQuery, Page, PageLimit, PagePosition, SortField, SortOrder};
 pub use time::Timestamp;
@@ -23,7 +23,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
-        Self { field: field.into(), code, message: message.into() }
+        Self {
+            field: field.into(),
+            code,
+            message: message.into(),
+        }
     }
 }
 

@@ -45,14 +45,20 @@ impl Authenticator {
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = CLOCK_LEEWAY_SECONDS;
         validation.validate_nbf = true;
-        Self { key: DecodingKey::from_secret(secret), validation }
+        Self {
+            key: DecodingKey::from_secret(secret),
+            validation,
+        }
     }
 
     pub fn authenticate(&self, request: &Request) -> Result<Principal, ApiError> {
         let token = bearer_token(request)?;
         let invalid = |reason: String| ApiError::Unauthenticated(AuthFailure::InvalidToken(reason));
         if token.len() > MAX_TOKEN_BYTES {
-            return Err(invalid(format!("token of {} bytes exceeds the limit", token.len())));
+            return Err(invalid(format!(
+                "token of {} bytes exceeds the limit",
+                token.len()
+            )));
         }
         let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map_err(|error| invalid(error.to_string()))?
@@ -60,7 +66,10 @@ impl Authenticator {
         if claims.sub.trim().is_empty() {
             return Err(invalid("empty sub claim".to_owned()));
         }
-        let principal = Principal { user_id: OwnerId::new(claims.sub), role: claims.role };
+        let principal = Principal {
+            user_id: OwnerId::new(claims.sub),
+            role: claims.role,
+        };
         tracing::Span::current().record("user_id", principal.user_id.as_str());
         Ok(principal)
     }
@@ -70,9 +79,14 @@ fn bearer_token(request: &Request) -> Result<&str, ApiError> {
     let Some(header) = request.headers().get(AUTHORIZATION) else {
         return Err(ApiError::Unauthenticated(AuthFailure::MissingToken));
     };
-    let invalid = |reason: &str| ApiError::Unauthenticated(AuthFailure::InvalidToken(reason.to_owned()));
-    let value = header.to_str().map_err(|_| invalid("authorization header is not ASCII"))?;
-    let (scheme, token) = value.split_once(' ').ok_or_else(|| invalid("authorization header has no scheme"))?;
+    let invalid =
+        |reason: &str| ApiError::Unauthenticated(AuthFailure::InvalidToken(reason.to_owned()));
+    let value = header
+        .to_str()
+        .map_err(|_| invalid("authorization header is not ASCII"))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| invalid("authorization header has no scheme"))?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(invalid("authorization scheme is not Bearer"));
     }
@@ -97,7 +111,12 @@ mod tests {
     }
 
     fn token(claims: serde_json::Value, secret: &[u8]) -> String {
-        encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret)).unwrap()
+        encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap()
     }
 
     fn request_with(authorization: Option<String>) -> Request {
@@ -113,19 +132,34 @@ mod tests {
     }
 
     fn is_invalid(result: Result<Principal, ApiError>) -> bool {
-        matches!(result, Err(ApiError::Unauthenticated(AuthFailure::InvalidToken(_))))
+        matches!(
+            result,
+            Err(ApiError::Unauthenticated(AuthFailure::InvalidToken(_)))
+        )
     }
 
     #[test]
     fn accepts_a_valid_token() {
-        let good = token(json!({"sub": "alice", "role": "user", "exp": now() + 60}), SECRET);
+        let good = token(
+            json!({"sub": "alice", "role": "user", "exp": now() + 60}),
+            SECRET,
+        );
         let principal = outcome(Some(format!("Bearer {good}"))).unwrap();
-        assert_eq!(principal, Principal { user_id: OwnerId::new("alice"), role: Role::User });
+        assert_eq!(
+            principal,
+            Principal {
+                user_id: OwnerId::new("alice"),
+                role: Role::User
+            }
+        );
     }
 
     #[test]
     fn missing_header_is_distinguished_from_a_bad_token() {
-        assert!(matches!(outcome(None), Err(ApiError::Unauthenticated(AuthFailure::MissingToken))));
+        assert!(matches!(
+            outcome(None),
+            Err(ApiError::Unauthenticated(AuthFailure::MissingToken))
+        ));
     }
 
     #[test]
@@ -144,7 +178,10 @@ mod tests {
             ("alg none", "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhIiwicm9sZSI6ImFkbWluIiwiZXhwIjo5OTk5OTk5OTk5fQ.".to_owned()),
         ];
         for (case, header) in cases {
-            assert!(is_invalid(outcome(Some(header))), "{case} should be rejected as an invalid token");
+            assert!(
+                is_invalid(outcome(Some(header))),
+                "{case} should be rejected as an invalid token"
+            );
         }
     }
 }

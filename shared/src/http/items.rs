@@ -14,8 +14,16 @@ pub async fn list(app: &App, req: &Request) -> Result<Reply, ApiError> {
     app.auth.authenticate(req)?;
     let query = request::list_query(req, &app.cursors)?;
     let page = app.items.list(&query).await?;
-    let next_cursor = page.next.map(|position| app.cursors.encode(&query, position));
-    Reply::page(page.items, PageInfo { limit: query.limit.get(), next_cursor })
+    let next_cursor = page
+        .next
+        .map(|position| app.cursors.encode(&query, position));
+    Reply::page(
+        page.items,
+        PageInfo {
+            limit: query.limit.get(),
+            next_cursor,
+        },
+    )
 }
 
 /// `GET /api/items/{id}`
@@ -45,7 +53,10 @@ pub async fn replace(app: &App, req: &Request) -> Result<Reply, ApiError> {
     request::no_query(req)?;
     let precondition = request::precondition(req)?;
     let content = ItemChanges::parse(&request::json_object(req)?).map_err(ApiError::Validation)?;
-    let item = app.items.replace(id, &content, &precondition, app.now()).await?;
+    let item = app
+        .items
+        .replace(id, &content, &precondition, app.now())
+        .await?;
     Ok(Reply::ok(&item)?.header(ETAG, item.version.etag()))
 }
 
@@ -56,7 +67,10 @@ pub async fn update(app: &App, req: &Request) -> Result<Reply, ApiError> {
     request::no_query(req)?;
     let precondition = request::precondition(req)?;
     let patch = ItemPatch::parse(&request::json_object(req)?).map_err(ApiError::Validation)?;
-    let item = app.items.update(id, &patch, &precondition, app.now()).await?;
+    let item = app
+        .items
+        .update(id, &patch, &precondition, app.now())
+        .await?;
     Ok(Reply::ok(&item)?.header(ETAG, item.version.etag()))
 }
 

@@ -13,8 +13,8 @@ use super::keys;
 use super::records::ItemRecord;
 use super::{ItemRepository, Precondition, StoreError};
 use crate::domain::{
-    FieldSet, Item, ItemChanges, ItemField, ItemId, ItemPatch, ItemView, ListQuery, Page, PagePosition, SortOrder,
-    Timestamp,
+    FieldSet, Item, ItemChanges, ItemField, ItemId, ItemPatch, ItemView, ListQuery, Page,
+    PagePosition, SortOrder, Timestamp,
 };
 
 #[derive(Clone)]
@@ -25,13 +25,17 @@ pub struct DynamoItemRepository {
 
 impl DynamoItemRepository {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 }
 
 impl ItemRepository for DynamoItemRepository {
     async fn create(&self, item: &Item) -> Result<(), StoreError> {
-        let record = serde_dynamo::to_item(ItemRecord::new(item)).map_err(failed("encode item record"))?;
+        let record =
+            serde_dynamo::to_item(ItemRecord::new(item)).map_err(failed("encode item record"))?;
         self.client
             .put_item()
             .table_name(&self.table)
@@ -73,20 +77,30 @@ impl ItemRepository for DynamoItemRepository {
         let projection = Projection::of(requested.with(ItemField::Id).with(ItemField::Price));
         let page_size = query.limit.get() as usize;
         let mut names = projection.names;
-        names.insert("#partition".to_owned(), index.partition_attribute.to_owned());
+        names.insert(
+            "#partition".to_owned(),
+            index.partition_attribute.to_owned(),
+        );
         let output = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(index.name)
             .key_condition_expression("#partition = :partition")
-            .expression_attribute_values(":partition", AttributeValue::S(index.partition_value.clone()))
+            .expression_attribute_values(
+                ":partition",
+                AttributeValue::S(index.partition_value.clone()),
+            )
             .set_expression_attribute_names(Some(names))
             .projection_expression(projection.expression)
             .scan_index_forward(query.order == SortOrder::Asc)
             // One extra row tells whether another page exists, so the last page never has a cursor.
             .limit(i32::from(query.limit.get()) + 1)
-            .set_exclusive_start_key(query.after.map(|position| keys::start_key(&index, position)))
+            .set_exclusive_start_key(
+                query
+                    .after
+                    .map(|position| keys::start_key(&index, position)),
+            )
             .send()
             .await
             .map_err(|err| classify(err.into_service_error(), "query items"))?;
@@ -95,7 +109,11 @@ impl ItemRepository for DynamoItemRepository {
             .map_err(failed("decode items"))?;
         let has_more = views.len() > page_size;
         views.truncate(page_size);
-        let next = if has_more { views.last().map(position_of).transpose()? } else { None };
+        let next = if has_more {
+            views.last().map(position_of).transpose()?
+        } else {
+            None
+        };
         for view in &mut views {
             keep_only(view, requested);
         }
@@ -127,7 +145,9 @@ impl ItemRepository for DynamoItemRepository {
         now: Timestamp,
     ) -> Result<Item, StoreError> {
         let versions = match precondition {
-            Precondition::VersionIn(versions) if versions.is_empty() => return Err(StoreError::PreconditionFailed),
+            Precondition::VersionIn(versions) if versions.is_empty() => {
+                return Err(StoreError::PreconditionFailed);
+            }
             Precondition::VersionIn(versions) => versions.as_slice(),
             Precondition::Exists => &[],
         };
@@ -150,9 +170,16 @@ impl ItemRepository for DynamoItemRepository {
             write.set("stock", &stock)?;
         }
         write.set("updated_at", &now)?;
-        write.values.insert(":one".to_owned(), AttributeValue::N("1".to_owned()));
-        write.names.insert("#version".to_owned(), "version".to_owned());
-        let update_expression = format!("SET {}, #version = #version + :one", write.assignments.join(", "));
+        write
+            .values
+            .insert(":one".to_owned(), AttributeValue::N("1".to_owned()));
+        write
+            .names
+            .insert("#version".to_owned(), "version".to_owned());
+        let update_expression = format!(
+            "SET {}, #version = #version + :one",
+            write.assignments.join(", ")
+        );
 
         let output = self
             .client
@@ -168,7 +195,9 @@ impl ItemRepository for DynamoItemRepository {
             .send()
             .await
             .map_err(|err| match err.into_service_error() {
-                UpdateItemError::ConditionalCheckFailedException(e) => missing_or_stale(e.item.is_some()),
+                UpdateItemError::ConditionalCheckFailedException(e) => {
+                    missing_or_stale(e.item.is_some())
+                }
                 e => classify(e, "update item"),
             })?;
         let stored = output.attributes.ok_or_else(|| StoreError::Failed {
@@ -180,7 +209,9 @@ impl ItemRepository for DynamoItemRepository {
 
     async fn delete(&self, id: ItemId, precondition: &Precondition) -> Result<(), StoreError> {
         let versions = match precondition {
-            Precondition::VersionIn(versions) if versions.is_empty() => return Err(StoreError::PreconditionFailed),
+            Precondition::VersionIn(versions) if versions.is_empty() => {
+                return Err(StoreError::PreconditionFailed);
+            }
             Precondition::VersionIn(versions) => versions.as_slice(),
             Precondition::Exists => &[],
         };
@@ -196,7 +227,9 @@ impl ItemRepository for DynamoItemRepository {
             .send()
             .await
             .map_err(|err| match err.into_service_error() {
-                DeleteItemError::ConditionalCheckFailedException(e) => missing_or_stale(e.item.is_some()),
+                DeleteItemError::ConditionalCheckFailedException(e) => {
+                    missing_or_stale(e.item.is_some())
+                }
                 e => classify(e, "delete item"),
             })?;
         Ok(())
@@ -205,7 +238,11 @@ impl ItemRepository for DynamoItemRepository {
 
 /// A failed condition with the old item attached means the item exists with another version.
 fn missing_or_stale(item_existed: bool) -> StoreError {
-    if item_existed { StoreError::PreconditionFailed } else { StoreError::NotFound }
+    if item_existed {
+        StoreError::PreconditionFailed
+    } else {
+        StoreError::NotFound
+    }
 }
 
 /// A `ProjectionExpression` naming every attribute through placeholders (`name`, `status` are reserved words).
@@ -225,7 +262,10 @@ impl Projection {
                 placeholder
             })
             .collect();
-        Self { expression: placeholders.join(", "), names }
+        Self {
+            expression: placeholders.join(", "),
+            names,
+        }
     }
 }
 
@@ -252,12 +292,18 @@ impl ConditionalWrite {
             }
             condition.push_str(&format!(" AND #version IN ({})", placeholders.join(", ")));
         }
-        Ok(Self { assignments: Vec::new(), names, values, condition })
+        Ok(Self {
+            assignments: Vec::new(),
+            names,
+            values,
+            condition,
+        })
     }
 
     fn set(&mut self, attribute: &str, value: &impl Serialize) -> Result<(), StoreError> {
         let index = self.assignments.len();
-        self.names.insert(format!("#a{index}"), attribute.to_owned());
+        self.names
+            .insert(format!("#a{index}"), attribute.to_owned());
         self.values.insert(format!(":a{index}"), to_value(value)?);
         self.assignments.push(format!("#a{index} = :a{index}"));
         Ok(())
@@ -271,7 +317,10 @@ fn to_value(value: &impl Serialize) -> Result<AttributeValue, StoreError> {
 fn position_of(view: &ItemView) -> Result<PagePosition, StoreError> {
     match (view.id, view.price) {
         (Some(id), Some(price)) => Ok(PagePosition { id, price }),
-        _ => Err(StoreError::Failed { context: "stored item lacks id or price", source: "bad record".into() }),
+        _ => Err(StoreError::Failed {
+            context: "stored item lacks id or price",
+            source: "bad record".into(),
+        }),
     }
 }
 
@@ -288,19 +337,31 @@ fn failed<E>(context: &'static str) -> impl FnOnce(E) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    move |source| StoreError::Failed { context, source: Box::new(source) }
+    move |source| StoreError::Failed {
+        context,
+        source: Box::new(source),
+    }
 }
 
-const THROTTLING_CODES: [&str; 3] =
-    ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"];
+const THROTTLING_CODES: [&str; 3] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+];
 
 /// Throttling is the caller's to retry later (503); anything else is our failure (500).
 fn classify<E>(error: E, context: &'static str) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    if error.code().is_some_and(|code| THROTTLING_CODES.contains(&code)) {
+    if error
+        .code()
+        .is_some_and(|code| THROTTLING_CODES.contains(&code))
+    {
         return StoreError::Throttled;
     }
-    StoreError::Failed { context, source: Box::new(error) }
+    StoreError::Failed {
+        context,
+        source: Box::new(error),
+    }
 }

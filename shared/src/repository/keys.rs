@@ -61,7 +61,12 @@ pub fn list_index(query: &ListQuery) -> ListIndex {
         Some(status) => (STATUS_PK, status_partition(status)),
         None => (LIST_PK, ALL_ITEMS.to_owned()),
     };
-    ListIndex { name, partition_attribute, partition_value, sort_attribute }
+    ListIndex {
+        name,
+        partition_attribute,
+        partition_value,
+        sort_attribute,
+    }
 }
 
 /// The `ExclusiveStartKey` that resumes `index` just after `position`: table key plus index key.
@@ -72,8 +77,14 @@ pub fn start_key(index: &ListIndex, position: PagePosition) -> HashMap<String, A
         position.id.to_string()
     };
     let mut key = item_key(position.id);
-    key.insert(index.partition_attribute.to_owned(), AttributeValue::S(index.partition_value.clone()));
-    key.insert(index.sort_attribute.to_owned(), AttributeValue::S(sort_value));
+    key.insert(
+        index.partition_attribute.to_owned(),
+        AttributeValue::S(index.partition_value.clone()),
+    );
+    key.insert(
+        index.sort_attribute.to_owned(),
+        AttributeValue::S(sort_value),
+    );
     key
 }
 
@@ -97,7 +108,11 @@ mod tests {
 
     #[test]
     fn each_query_shape_has_its_own_index() {
-        let by_status = ListQuery { status: Some(ItemStatus::Active), sort: SortField::Price, ..ListQuery::default() };
+        let by_status = ListQuery {
+            status: Some(ItemStatus::Active),
+            sort: SortField::Price,
+            ..ListQuery::default()
+        };
         let index = list_index(&by_status);
         assert_eq!(index.name, "items_by_status_price");
         assert_eq!(index.partition_value, "ITEM#STATUS#active");
@@ -107,8 +122,17 @@ mod tests {
     #[test]
     fn start_key_names_table_and_index_keys() {
         let id = id();
-        let query = ListQuery { sort: SortField::Price, ..ListQuery::default() };
-        let key = start_key(&list_index(&query), PagePosition { id, price: Money::new(5).unwrap() });
+        let query = ListQuery {
+            sort: SortField::Price,
+            ..ListQuery::default()
+        };
+        let key = start_key(
+            &list_index(&query),
+            PagePosition {
+                id,
+                price: Money::new(5).unwrap(),
+            },
+        );
         let mut names: Vec<_> = key.keys().cloned().collect();
         names.sort();
         assert_eq!(names, [LIST_PK, PK, PRICE_SK, SK]);

@@ -9,7 +9,9 @@ use std::future::Future;
 
 pub use dynamo::DynamoItemRepository;
 
-use crate::domain::{FieldSet, Item, ItemChanges, ItemId, ItemPatch, ItemView, ListQuery, Page, Timestamp, Version};
+use crate::domain::{
+    FieldSet, Item, ItemChanges, ItemId, ItemPatch, ItemView, ListQuery, Page, Timestamp, Version,
+};
 
 pub type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -30,7 +32,10 @@ pub enum StoreError {
     PreconditionFailed,
     /// The store is throttling us; the request may be retried later.
     Throttled,
-    Failed { context: &'static str, source: BoxError },
+    Failed {
+        context: &'static str,
+        source: BoxError,
+    },
 }
 
 impl std::fmt::Display for StoreError {
@@ -59,10 +64,17 @@ pub trait ItemRepository: Send + Sync {
     fn create(&self, item: &Item) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Reads only `fields` of one item, strongly consistent.
-    fn get(&self, id: ItemId, fields: FieldSet) -> impl Future<Output = Result<Option<ItemView>, StoreError>> + Send;
+    fn get(
+        &self,
+        id: ItemId,
+        fields: FieldSet,
+    ) -> impl Future<Output = Result<Option<ItemView>, StoreError>> + Send;
 
     /// One page of items from the index that serves `query`.
-    fn list(&self, query: &ListQuery) -> impl Future<Output = Result<Page<ItemView>, StoreError>> + Send;
+    fn list(
+        &self,
+        query: &ListQuery,
+    ) -> impl Future<Output = Result<Page<ItemView>, StoreError>> + Send;
 
     /// Replaces every client-owned field and bumps the version, in one conditional write.
     fn replace(
@@ -82,5 +94,9 @@ pub trait ItemRepository: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<Item, StoreError>> + Send;
 
-    fn delete(&self, id: ItemId, precondition: &Precondition) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn delete(
+        &self,
+        id: ItemId,
+        precondition: &Precondition,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

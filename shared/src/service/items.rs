@@ -1,7 +1,8 @@
 //! Item use cases. Identity and time come in as arguments, so tests control both.
 
 use crate::domain::{
-    FieldSet, Item, ItemChanges, ItemField, ItemId, ItemPatch, ItemView, ListQuery, Page, Timestamp, Version,
+    FieldSet, Item, ItemChanges, ItemField, ItemId, ItemPatch, ItemView, ListQuery, Page,
+    Timestamp, Version,
 };
 use crate::error::ApiError;
 use crate::http::auth::Principal;
@@ -16,7 +17,12 @@ impl<R: ItemRepository> ItemService<R> {
         Self { repository }
     }
 
-    pub async fn create(&self, caller: &Principal, content: ItemChanges, now: Timestamp) -> Result<Item, ApiError> {
+    pub async fn create(
+        &self,
+        caller: &Principal,
+        content: ItemChanges,
+        now: Timestamp,
+    ) -> Result<Item, ApiError> {
         let item = Item::create(ItemId::new(now), content, caller.user_id.clone(), now);
         self.repository.create(&item).await?;
         Ok(item)
@@ -24,7 +30,11 @@ impl<R: ItemRepository> ItemService<R> {
 
     /// The requested fields of one item, and its current version (for the ETag) even when the
     /// version was not among the fields asked for.
-    pub async fn get(&self, id: ItemId, fields: Option<FieldSet>) -> Result<(ItemView, Version), ApiError> {
+    pub async fn get(
+        &self,
+        id: ItemId,
+        fields: Option<FieldSet>,
+    ) -> Result<(ItemView, Version), ApiError> {
         let wanted = fields.unwrap_or_else(FieldSet::all);
         let mut view = self
             .repository
@@ -52,7 +62,10 @@ impl<R: ItemRepository> ItemService<R> {
         precondition: &Precondition,
         now: Timestamp,
     ) -> Result<Item, ApiError> {
-        Ok(self.repository.replace(id, content, precondition, now).await?)
+        Ok(self
+            .repository
+            .replace(id, content, precondition, now)
+            .await?)
     }
 
     pub async fn update(

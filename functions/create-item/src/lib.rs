@@ -1,0 +1,9 @@
+//! `POST /api/items`: creates an item owned by the caller; 201 with Location and ETag.
+
+use lambda_http::{Body, Request, Response};
+use shared::App;
+use shared::http::{items, serve};
+
+pub async fn handle(request: Request, app: &App) -> Response<Body> {
+    serve(&request, "POST /api/items", items::create(app, &request)).await
+}

@@ -1,0 +1,9 @@
+//! `GET /api/items/{id}`: one item (or only the requested fields), with its ETag.
+
+use lambda_http::{Body, Request, Response};
+use shared::App;
+use shared::http::{items, serve};
+
+pub async fn handle(request: Request, app: &App) -> Response<Body> {
+    serve(&request, "GET /api/items/{id}", items::get(app, &request)).await
+}

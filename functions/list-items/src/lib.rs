@@ -1,0 +1,9 @@
+//! `GET /api/items`: one page of items, filtered and sorted, with a cursor to the next.
+
+use lambda_http::{Body, Request, Response};
+use shared::App;
+use shared::http::{items, serve};
+
+pub async fn handle(request: Request, app: &App) -> Response<Body> {
+    serve(&request, "GET /api/items", items::list(app, &request)).await
+}

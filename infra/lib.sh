@@ -1,0 +1,57 @@
+# Shared by infra/*.sh: the project-local virtualenv and the moto server. Source it; don't run it.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+
+# Creates .venv and installs infra/requirements.txt into it, once (again when the file changes).
+ensure_venv() {
+  local stamp="$VENV/.requirements.sha"
+  local want
+  want="$(sha256sum "$ROOT/infra/requirements.txt" | cut -d' ' -f1)"
+  if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    command -v python3 >/dev/null || { echo "python3 is required (3.9 or newer)" >&2; exit 1; }
+    echo "==> installing local tooling into .venv (moto, cargo-lambda, cfn-lint; about a minute)"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/infra/requirements.txt"
+    echo "$want" > "$stamp"
+  fi
+  export PATH="$VENV/bin:$PATH"
+}
+
+# Prints a free TCP port on 127.0.0.1.
+free_port() {
+  "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Starts moto on $1 in the background, waits until it answers, exports the AWS settings that
+# point the SDK at it, and stops it when the calling script exits.
+start_moto() {
+  local port="$1" log="$ROOT/target/moto-$1.log"
+  mkdir -p "$ROOT/target"
+  "$VENV/bin/python" "$ROOT/infra/moto_server.py" "$port" >"$log" 2>&1 &
+  MOTO_PID=$!
+  trap 'stop_moto' EXIT
+  for _ in $(seq 1 100); do
+    if curl -fsS "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1; then
+      export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+      export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+      unset AWS_PROFILE AWS_SESSION_TOKEN
+      echo "==> moto (DynamoDB + SQS) on $AWS_ENDPOINT_URL"
+      return 0
+    fi
+    kill -0 "$MOTO_PID" 2>/dev/null || break
+    sleep 0.2
+  done
+  echo "moto did not start; its log ($log):" >&2
+  cat "$log" >&2
+  exit 1
+}
+
+stop_moto() {
+  if [ -n "${MOTO_PID:-}" ]; then
+    kill "$MOTO_PID" 2>/dev/null || true
+    wait "$MOTO_PID" 2>/dev/null || true
+    MOTO_PID=
+  fi
+}

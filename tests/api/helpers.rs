@@ -1,0 +1,405 @@
+//! Test harness: a fresh table per test, request builders over the events/ fixtures, and a
+//! dispatcher that routes like API Gateway does.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use jsonwebtoken::{EncodingKey, Header, encode};
+use lambda_http::http::HeaderMap;
+use lambda_http::{Body, Request};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shared::App;
+use shared::config::Config;
+use shared::domain::{ItemId, Timestamp};
+
+/// The public development secret of infra/local.env; the fixtures' tokens are signed with it.
+pub const DEV_SECRET: &str = "local-development-secret-not-for-production-use";
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub struct TestApp {
+    pub app: App,
+    pub dynamo: Client,
+    pub table: String,
+}
+
+/// A new table, created from template.yaml's definition, and an `App` that uses it.
+pub async fn spawn_app() -> Arc<TestApp> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!(
+            "AWS_ENDPOINT_URL is not set. Integration tests need the moto server: run ./infra/test.sh, \
+             or start one with ./infra/moto.sh and export the AWS_* variables it prints."
+        )
+    });
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .load()
+        .await;
+    let dynamo = Client::new(&aws);
+    let table = format!("items-test-{}", ItemId::new(Timestamp::now()));
+    create_table(&dynamo, &table).await.unwrap_or_else(|e| {
+        panic!("cannot create a table on the moto server at {endpoint} (is it running?): {e:?}")
+    });
+    let config = Config {
+        table_name: table.clone(),
+        jwt_secret: DEV_SECRET.as_bytes().to_vec(),
+    };
+    Arc::new(TestApp {
+        app: App::new(&config, dynamo.clone()),
+        dynamo,
+        table,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TableSpec {
+    attribute_definitions: Vec<AttributeSpec>,
+    key_schema: Vec<KeySpec>,
+    global_secondary_indexes: Vec<IndexSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AttributeSpec {
+    attribute_name: String,
+    attribute_type: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeySpec {
+    attribute_name: String,
+    key_type: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct IndexSpec {
+    index_name: String,
+    key_schema: Vec<KeySpec>,
+    projection: ProjectionSpec,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ProjectionSpec {
+    projection_type: String,
+}
+
+fn key_schema(keys: &[KeySpec]) -> Vec<KeySchemaElement> {
+    keys.iter()
+        .map(|key| {
+            KeySchemaElement::builder()
+                .attribute_name(&key.attribute_name)
+                .key_type(KeyType::from(key.key_type.as_str()))
+                .build()
+                .expect("key schema element")
+        })
+        .collect()
+}
+
+/// Reads `Resources.ItemsTable.Properties` of template.yaml: the same schema as deployed.
+async fn create_table(dynamo: &Client, name: &str) -> Result<(), aws_sdk_dynamodb::Error> {
+    let template =
+        std::fs::read_to_string(repo_root().join("template.yaml")).expect("read template.yaml");
+    let document: serde_yaml::Value = serde_yaml::from_str(&template).expect("parse template.yaml");
+    let properties = document["Resources"]["ItemsTable"]["Properties"].clone();
+    let spec: TableSpec = serde_yaml::from_value(properties).expect("ItemsTable properties");
+
+    let attributes = spec.attribute_definitions.iter().map(|attribute| {
+        AttributeDefinition::builder()
+            .attribute_name(&attribute.attribute_name)
+            .attribute_type(ScalarAttributeType::from(attribute.attribute_type.as_str()))
+            .build()
+            .expect("attribute definition")
+    });
+    let indexes = spec.global_secondary_indexes.iter().map(|index| {
+        GlobalSecondaryIndex::builder()
+            .index_name(&index.index_name)
+            .set_key_schema(Some(key_schema(&index.key_schema)))
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::from(
+                        index.projection.projection_type.as_str(),
+                    ))
+                    .build(),
+            )
+            .build()
+            .expect("global secondary index")
+    });
+    dynamo
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(attributes.collect()))
+        .set_key_schema(Some(key_schema(&spec.key_schema)))
+        .set_global_secondary_indexes(Some(indexes.collect()))
+        .send()
+        .await?;
+    Ok(())
+}
+
+pub fn token(sub: &str, role: &str) -> String {
+    signed_token(
+        json!({ "sub": sub, "role": role, "exp": jsonwebtoken::get_current_timestamp() + 600 }),
+    )
+}
+
+pub fn signed_token(claims: Value) -> String {
+    encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(DEV_SECRET.as_bytes()),
+    )
+    .expect("sign token")
+}
+
+/// An API Gateway v2 event, starting from a fixture in events/ and adjusted per test.
+#[derive(Clone)]
+pub struct Call {
+    event: Value,
+    query: Vec<(String, String)>,
+}
+
+pub fn load_fixture(name: &str) -> Value {
+    let path = repo_root().join("events").join(format!("{name}.json"));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).expect("fixture is JSON")
+}
+
+impl Call {
+    pub fn fixture(name: &str) -> Self {
+        let event = load_fixture(name);
+        let query = event["queryStringParameters"]
+            .as_object()
+            .map(|params| {
+                params
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self { event, query }.by_user("alice")
+    }
+
+    /// The fixture exactly as committed, token included.
+    pub fn fixture_as_is(name: &str) -> Self {
+        let mut call = Self::fixture(name);
+        call.event = load_fixture(name);
+        call
+    }
+
+    pub fn has_path_id(&self) -> bool {
+        self.event["pathParameters"]["id"].is_string()
+    }
+
+    pub fn path_id(&self) -> String {
+        self.event["pathParameters"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    pub fn list() -> Self {
+        Self::fixture("list-items.ok")
+    }
+
+    pub fn get(id: &str) -> Self {
+        Self::fixture("get-item.ok").id(id)
+    }
+
+    pub fn create(body: Value) -> Self {
+        Self::fixture("create-item.ok").json(&body)
+    }
+
+    pub fn replace(id: &str, body: Value) -> Self {
+        Self::fixture("replace-item.ok").id(id).json(&body)
+    }
+
+    pub fn update(id: &str, body: Value) -> Self {
+        Self::fixture("update-item.ok").id(id).json(&body)
+    }
+
+    pub fn delete(id: &str) -> Self {
+        Self::fixture("delete-item.ok").id(id)
+    }
+
+    pub fn id(mut self, id: &str) -> Self {
+        let path = format!("/api/items/{id}");
+        self.event["pathParameters"] = json!({ "id": id });
+        self.event["rawPath"] = json!(path);
+        self.event["requestContext"]["http"]["path"] = json!(path);
+        self
+    }
+
+    pub fn query(mut self, key: &str, value: &str) -> Self {
+        self.query.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.event["headers"][name] = json!(value);
+        self
+    }
+
+    pub fn without_header(mut self, name: &str) -> Self {
+        if let Some(headers) = self.event["headers"].as_object_mut() {
+            headers.remove(name);
+        }
+        self
+    }
+
+    pub fn by_user(self, sub: &str) -> Self {
+        self.bearer(&token(sub, "user"))
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn json(self, body: &Value) -> Self {
+        self.header("content-type", "application/json")
+            .body(&body.to_string())
+    }
+
+    pub fn body(mut self, text: &str) -> Self {
+        self.event["body"] = json!(text);
+        self
+    }
+
+    pub fn request(&self) -> Request {
+        let mut event = self.event.clone();
+        let raw_query: Vec<String> = self
+            .query
+            .iter()
+            .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+            .collect();
+        event["rawQueryString"] = json!(raw_query.join("&"));
+        let mut joined: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (k, v) in &self.query {
+            joined.entry(k).or_default().push(v);
+        }
+        // API Gateway joins repeated parameters with commas in this field.
+        event["queryStringParameters"] = json!(
+            joined
+                .into_iter()
+                .map(|(k, v)| (k, v.join(",")))
+                .collect::<HashMap<_, _>>()
+        );
+        lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
+    }
+}
+
+fn percent_encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b',' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("<none>")
+    }
+
+    /// `(field, code)` of each validation detail, sorted.
+    pub fn bad_fields(&self) -> Vec<(String, String)> {
+        let mut fields: Vec<_> = self.body["error"]["details"]
+            .as_array()
+            .map(|details| {
+                details
+                    .iter()
+                    .map(|d| {
+                        (
+                            d["field"].as_str().unwrap_or("").to_owned(),
+                            d["code"].as_str().unwrap_or("").to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        fields.sort();
+        fields
+    }
+}
+
+impl TestApp {
+    /// Routes the request to the function API Gateway would invoke for it.
+    pub async fn send(&self, call: Call) -> Reply {
+        let request = call.request();
+        let route = call.event["routeKey"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let response = match route.as_str() {
+            "GET /api/items" => list_items::handle(request, &self.app).await,
+            "POST /api/items" => create_item::handle(request, &self.app).await,
+            "GET /api/items/{id}" => get_item::handle(request, &self.app).await,
+            "PUT /api/items/{id}" => replace_item::handle(request, &self.app).await,
+            "PATCH /api/items/{id}" => update_item::handle(request, &self.app).await,
+            "DELETE /api/items/{id}" => delete_item::handle(request, &self.app).await,
+            other => panic!("no function for route {other}"),
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = match response.body() {
+            Body::Empty => Value::Null,
+            body => serde_json::from_slice(body.as_ref()).expect("every response body is JSON"),
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Creates an item as `owner` and returns its JSON.
+    pub async fn create_as(&self, owner: &str, body: Value) -> Value {
+        let reply = self.send(Call::create(body).by_user(owner)).await;
+        assert_eq!(reply.status, 201, "create failed: {:?}", reply.body);
+        reply.body["data"].clone()
+    }
+
+    pub async fn item_count(&self) -> usize {
+        let scan = self
+            .dynamo
+            .scan()
+            .table_name(&self.table)
+            .select(aws_sdk_dynamodb::types::Select::Count);
+        scan.send().await.expect("scan").count() as usize
+    }
+}
+
+pub fn id_of(item: &Value) -> String {
+    item["id"].as_str().expect("item has an id").to_owned()
+}

@@ -1,0 +1,12 @@
+//! Integration tests: each route's handler, called in process with API Gateway v2 events built
+//! from events/ fixtures, against a real DynamoDB API (the moto server), one table per test.
+
+mod auth;
+mod concurrency;
+mod create;
+mod delete;
+mod fixtures;
+mod helpers;
+mod list;
+mod read;
+mod write;
