@@ -35,7 +35,7 @@ start_moto() {
   for _ in $(seq 1 100); do
     if curl -fsS "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1; then
       export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
-      export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+      export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
       unset AWS_PROFILE AWS_SESSION_TOKEN
       echo "==> moto (DynamoDB + SQS) on $AWS_ENDPOINT_URL"
       return 0

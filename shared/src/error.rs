@@ -2,7 +2,7 @@
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::domain::FieldError;
 use crate::repository::{BoxError, StoreError};
@@ -114,12 +114,16 @@ impl ApiError {
 
     /// The error envelope: `{ "success": false, "error": { code, message, details?, request_id } }`.
     pub fn into_response(self, request_id: &str) -> Response<Body> {
-        let mut error =
-            json!({ "code": self.code(), "message": self.message(), "request_id": request_id });
-        if let Self::Validation(details) = &self {
-            error["details"] = json!(details);
-        }
-        let body = json!({ "success": false, "error": error }).to_string();
+        let details = match &self {
+            Self::Validation(details) => Some(details.as_slice()),
+            _ => None,
+        };
+        let envelope = ErrorEnvelope {
+            success: false,
+            error: ErrorBody { code: self.code(), message: self.message(), details, request_id },
+        };
+        let body = serde_json::to_string(&envelope)
+            .unwrap_or_else(|_| r#"{"success":false,"error":{"code":"internal_error"}}"#.to_owned());
         let mut response = Response::new(Body::Text(body));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
@@ -144,6 +148,21 @@ impl ApiError {
         }
         response
     }
+}
+
+#[derive(Serialize)]
+struct ErrorEnvelope<'a> {
+    success: bool,
+    error: ErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a [FieldError]>,
+    request_id: &'a str,
 }
 
 impl From<StoreError> for ApiError {

@@ -38,12 +38,13 @@ impl Timestamp {
     }
 }
 
+/// Always three fractional digits, so stored timestamps also sort correctly as strings.
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match DateTime::from_millis(self.0).fmt(Format::DateTime) {
-            Ok(text) => f.write_str(&text),
-            Err(_) => Err(fmt::Error),
-        }
+        let whole_seconds = DateTime::from_secs(self.0.div_euclid(1000));
+        let text = whole_seconds.fmt(Format::DateTime).map_err(|_| fmt::Error)?;
+        let without_zone = text.strip_suffix('Z').ok_or(fmt::Error)?;
+        write!(f, "{without_zone}.{:03}Z", self.0.rem_euclid(1000))
     }
 }
 
@@ -70,6 +71,12 @@ mod tests {
         let text = stamp.to_string();
         assert_eq!(text, "2024-11-25T13:20:00.123Z");
         assert_eq!(Timestamp::parse(&text), Some(stamp));
+    }
+
+    #[test]
+    fn always_renders_milliseconds() {
+        assert_eq!(Timestamp::from_millis(1_732_540_800_000).to_string(), "2024-11-25T13:20:00.000Z");
+        assert_eq!(Timestamp::from_millis(1_732_540_800_230).to_string(), "2024-11-25T13:20:00.230Z");
     }
 
     #[test]
