@@ -120,10 +120,16 @@ impl ApiError {
         };
         let envelope = ErrorEnvelope {
             success: false,
-            error: ErrorBody { code: self.code(), message: self.message(), details, request_id },
+            error: ErrorBody {
+                code: self.code(),
+                message: self.message(),
+                details,
+                request_id,
+            },
         };
-        let body = serde_json::to_string(&envelope)
-            .unwrap_or_else(|_| r#"{"success":false,"error":{"code":"internal_error"}}"#.to_owned());
+        let body = serde_json::to_string(&envelope).unwrap_or_else(|_| {
+            r#"{"success":false,"error":{"code":"internal_error"}}"#.to_owned()
+        });
         let mut response = Response::new(Body::Text(body));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
