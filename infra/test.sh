@@ -15,4 +15,7 @@ cfn-lint template.yaml
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test"
-cargo test --workspace --locked
+cargo test --workspace --locked 2>&1 | tee target/test-output.log
+# One closing line for the whole run: the sum over every test binary.
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "all tests: %d passed, %d failed\n", passed, failed }' \
+  target/test-output.log
