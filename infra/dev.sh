@@ -28,6 +28,8 @@ trap 'kill $WATCH_PID 2>/dev/null || true; wait $WATCH_PID 2>/dev/null || true; 
 trap 'exit 130' INT TERM
 
 TOKEN="$(python infra/mint_token.py --sub dev-user --role user)"
+MODERATOR_TOKEN="$(python infra/mint_token.py --sub dev-moderator --role moderator)"
+ADMIN_TOKEN="$(python infra/mint_token.py --sub dev-admin --role admin)"
 API="http://127.0.0.1:$API_PORT"
 for _ in $(seq 1 300); do
   status="$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $TOKEN" "$API/api/items?limit=1" || true)"
@@ -51,9 +53,13 @@ fi
 
 cat <<MSG
 
-The API is up on $API (logs: target/watch.log). A dev token (user "dev-user", 12 h):
+The API is up on $API (logs: target/watch.log). Dev tokens, valid 12 h:
 
   export TOKEN=$TOKEN
+  export MODERATOR_TOKEN=$MODERATOR_TOKEN
+  export ADMIN_TOKEN=$ADMIN_TOKEN
+
+TOKEN is user "dev-user" (read, write own items); moderators and admins may also delete.
 
   curl -s -H "authorization: Bearer \$TOKEN" '$API/api/items?sort=price&order=asc'
   curl -s -X POST '$API/api/items' -H "authorization: Bearer \$TOKEN" \\

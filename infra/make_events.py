@@ -12,12 +12,14 @@ from mint_token import local_secret, mint
 EVENTS = pathlib.Path(__file__).resolve().parent.parent / "events"
 FIXTURE_ID = "01JDQ3G9X2V0Y8M6K4T5R7N3PA"
 TOKEN = mint(local_secret(), "fixture-user", "user", 4102444800)
+# Deleting needs the delete permission, which the user role lacks.
+MODERATOR_TOKEN = mint(local_secret(), "fixture-moderator", "moderator", 4102444800)
 
 
-def event(method, route, path, *, query=None, path_params=None, body=None, token=True, headers=None):
+def event(method, route, path, *, query=None, path_params=None, body=None, token=TOKEN, headers=None):
     all_headers = {"host": "localhost:9000", "user-agent": "curl/8.5.0", "accept": "application/json"}
     if token:
-        all_headers["authorization"] = f"Bearer {TOKEN}"
+        all_headers["authorization"] = f"Bearer {token}"
     if body is not None:
         all_headers["content-type"] = "application/json"
     all_headers.update(headers or {})
@@ -57,9 +59,9 @@ def event(method, route, path, *, query=None, path_params=None, body=None, token
     return out
 
 
-def item_event(method, *, body=None, headers=None, query=None):
+def item_event(method, *, body=None, headers=None, query=None, token=TOKEN):
     return event(method, "/api/items/{id}", f"/api/items/{FIXTURE_ID}",
-                 path_params={"id": FIXTURE_ID}, body=body, headers=headers, query=query)
+                 path_params={"id": FIXTURE_ID}, body=body, headers=headers, query=query, token=token)
 
 
 FIXTURES = {
@@ -71,7 +73,7 @@ FIXTURES = {
     "get-item.ok": item_event("GET"),
     "get-item.fields": item_event("GET", query={"fields": "id,name,price"}),
     "get-item.no-token": event("GET", "/api/items/{id}", f"/api/items/{FIXTURE_ID}",
-                               path_params={"id": FIXTURE_ID}, token=False),
+                               path_params={"id": FIXTURE_ID}, token=None),
     "create-item.ok": event("POST", "/api/items", "/api/items",
                             body={"name": "Desk lamp", "description": "Warm white, dimmable",
                                   "status": "active", "price": 4999, "stock": 12}),
@@ -81,7 +83,8 @@ FIXTURES = {
                                                "status": "active"}),
     "update-item.ok": item_event("PATCH", body={"stock": 7}),
     "update-item.if-match": item_event("PATCH", body={"price": 3999}, headers={"if-match": "\"1\""}),
-    "delete-item.ok": item_event("DELETE"),
+    "delete-item.ok": item_event("DELETE", token=MODERATOR_TOKEN),
+    "delete-item.forbidden": item_event("DELETE"),
 }
 
 

@@ -3,7 +3,6 @@
 
 use std::future::Future;
 
-use aws_lc_rs::hmac;
 use lambda_http::{Body, Error, Request, Response, service_fn};
 
 use crate::config::Config;
@@ -24,8 +23,8 @@ impl App {
     pub fn new(config: &Config, dynamo: aws_sdk_dynamodb::Client) -> Self {
         Self {
             items: ItemService::new(DynamoItemRepository::new(dynamo, &config.table_name)),
-            auth: Authenticator::hs256(&config.jwt_secret),
-            cursors: CursorCodec::new(&cursor_key(&config.jwt_secret)),
+            auth: Authenticator::new(&config.auth),
+            cursors: CursorCodec::new(config.cursor_secret.expose()),
             clock: Timestamp::now,
         }
     }
@@ -41,15 +40,6 @@ impl App {
     pub fn now(&self) -> Timestamp {
         (self.clock)()
     }
-}
-
-/// Cursors are signed with a key derived from the JWT secret, so one secret serves both without
-/// a cursor tag ever doubling as a token signature.
-fn cursor_key(jwt_secret: &[u8]) -> Vec<u8> {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, jwt_secret);
-    hmac::sign(&key, b"pagination-cursor-key/v1")
-        .as_ref()
-        .to_vec()
 }
 
 /// Initialises logging, builds the `App` once, and serves `handler` on the Lambda runtime.

@@ -1,23 +1,78 @@
-//! Configuration, read from the environment once per container.
+//! Configuration, read from the environment once per container. Every setting is documented in
+//! the README's configuration table.
 
 use std::env;
+use std::str::FromStr;
+use std::time::Duration;
 
-/// HS256 secrets shorter than the hash output weaken the signature (RFC 7518 §3.2).
+use jsonwebtoken::Algorithm;
+
+/// HMAC secrets shorter than the hash output weaken the signature (RFC 7518 §3.2).
 pub const MIN_SECRET_BYTES: usize = 32;
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Config {
     pub table_name: String,
-    pub jwt_secret: Vec<u8>,
+    pub auth: AuthConfig,
+    /// Signs pagination cursors.
+    pub cursor_secret: Secret,
 }
 
-/// Never prints the secret.
-impl std::fmt::Debug for Config {
+/// Bytes that never appear in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self(bytes.into())
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("table_name", &self.table_name)
-            .field("jwt_secret", &"<redacted>")
-            .finish()
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum AuthConfig {
+    /// The function verifies the bearer token itself.
+    Verify(TokenConfig),
+    /// API Gateway's JWT authorizer verified the token; the function reads the claims it passes.
+    Gateway,
+}
+
+#[derive(Clone, Debug)]
+pub struct TokenConfig {
+    /// The only algorithms accepted; a token's header never widens this list.
+    pub algorithms: Vec<Algorithm>,
+    pub hmac_secret: Option<Secret>,
+    pub jwks_url: Option<String>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub leeway_seconds: u64,
+    pub jwks_cache_ttl: Duration,
+    /// Unknown `kid`s refresh the key set at most this often.
+    pub jwks_min_refresh_interval: Duration,
+}
+
+impl TokenConfig {
+    /// HS256 with a shared secret: the local default.
+    pub fn hs256(secret: &[u8]) -> Self {
+        Self {
+            algorithms: vec![Algorithm::HS256],
+            hmac_secret: Some(Secret::new(secret)),
+            jwks_url: None,
+            issuer: None,
+            audience: None,
+            leeway_seconds: 30,
+            jwks_cache_ttl: Duration::from_secs(600),
+            jwks_min_refresh_interval: Duration::from_secs(30),
+        }
     }
 }
 
@@ -32,6 +87,10 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+fn is_hmac(algorithm: Algorithm) -> bool {
+    matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| env::var(name).ok())
@@ -39,53 +98,122 @@ impl Config {
 
     /// Reads settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &str| {
-            lookup(name)
-                .filter(|value| !value.trim().is_empty())
-                .ok_or_else(|| ConfigError(format!("{name} must be set")))
+        let optional = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let required = |name: &str| optional(name).ok_or_else(|| ConfigError(format!("{name} must be set")));
+        let secret = |name: &str| -> Result<Option<Secret>, ConfigError> {
+            match optional(name) {
+                Some(value) if value.len() < MIN_SECRET_BYTES => {
+                    Err(ConfigError(format!("{name} must be at least {MIN_SECRET_BYTES} bytes")))
+                }
+                value => Ok(value.map(Secret::new)),
+            }
         };
+        let seconds = |name: &str, default: u64| -> Result<u64, ConfigError> {
+            optional(name).map_or(Ok(default), |raw| {
+                raw.trim().parse().map_err(|_| ConfigError(format!("{name} must be a whole number of seconds")))
+            })
+        };
+
         let table_name = required("TABLE_NAME")?;
-        let jwt_secret = required("JWT_SECRET")?.into_bytes();
-        if jwt_secret.len() < MIN_SECRET_BYTES {
-            return Err(ConfigError(format!(
-                "JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes"
-            )));
-        }
-        Ok(Self {
-            table_name,
-            jwt_secret,
-        })
+        let jwt_secret = secret("JWT_SECRET")?;
+        let auth = match optional("AUTH_MODE").as_deref().unwrap_or("verify") {
+            "gateway" => AuthConfig::Gateway,
+            "verify" => {
+                let algorithms = optional("JWT_ALGORITHMS")
+                    .unwrap_or_else(|| "HS256".to_owned())
+                    .split(',')
+                    .map(|name| {
+                        Algorithm::from_str(name.trim())
+                            .map_err(|_| ConfigError(format!("JWT_ALGORITHMS: unknown algorithm {name:?}")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let jwks_url = optional("JWKS_URL");
+                if algorithms.iter().any(|a| is_hmac(*a)) && jwt_secret.is_none() {
+                    return Err(ConfigError("JWT_SECRET must be set for HS* algorithms".to_owned()));
+                }
+                if algorithms.iter().any(|a| !is_hmac(*a)) && jwks_url.is_none() {
+                    return Err(ConfigError("JWKS_URL must be set for RS*/PS*/ES*/EdDSA algorithms".to_owned()));
+                }
+                AuthConfig::Verify(TokenConfig {
+                    algorithms,
+                    hmac_secret: jwt_secret.clone(),
+                    jwks_url,
+                    issuer: optional("JWT_ISSUER"),
+                    audience: optional("JWT_AUDIENCE"),
+                    leeway_seconds: seconds("JWT_LEEWAY_SECONDS", 30)?,
+                    jwks_cache_ttl: Duration::from_secs(seconds("JWKS_CACHE_SECONDS", 600)?),
+                    jwks_min_refresh_interval: Duration::from_secs(seconds("JWKS_MIN_REFRESH_SECONDS", 30)?),
+                })
+            }
+            other => return Err(ConfigError(format!("AUTH_MODE must be verify or gateway, not {other:?}"))),
+        };
+        let cursor_secret = match (secret("CURSOR_SECRET")?, jwt_secret) {
+            (Some(secret), _) => secret,
+            (None, Some(jwt)) => derive_key(jwt.expose(), b"pagination-cursor-key/v1"),
+            (None, None) => return Err(ConfigError("CURSOR_SECRET (or JWT_SECRET) must be set".to_owned())),
+        };
+        Ok(Self { table_name, auth, cursor_secret })
     }
+}
+
+/// A purpose-bound key derived from a shared secret, so one secret can serve two uses without a
+/// signature made for one ever being valid for the other.
+pub fn derive_key(secret: &[u8], purpose: &[u8]) -> Secret {
+    use aws_lc_rs::hmac;
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+    Secret::new(hmac::sign(&key, purpose).as_ref())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        })
+        Config::from_lookup(|name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
+    }
+
+    fn error(pairs: &[(&str, &str)]) -> String {
+        config(pairs).unwrap_err().0
     }
 
     #[test]
-    fn requires_table_and_a_strong_secret() {
-        let secret = "s".repeat(MIN_SECRET_BYTES);
-        assert!(config(&[("TABLE_NAME", "items"), ("JWT_SECRET", &secret)]).is_ok());
-        assert!(
-            config(&[("JWT_SECRET", &secret)])
-                .unwrap_err()
-                .0
-                .contains("TABLE_NAME")
-        );
-        assert!(
-            config(&[("TABLE_NAME", "items"), ("JWT_SECRET", "short")])
-                .unwrap_err()
-                .0
-                .contains("32")
-        );
+    fn defaults_to_hs256_verification() {
+        let config = config(&[("TABLE_NAME", "items"), ("JWT_SECRET", SECRET)]).unwrap();
+        let AuthConfig::Verify(tokens) = config.auth else { panic!("verify mode expected") };
+        assert_eq!(tokens.algorithms, [Algorithm::HS256]);
+        assert_eq!(tokens.leeway_seconds, 30);
+        assert_ne!(config.cursor_secret.expose(), SECRET.as_bytes(), "the cursor key is derived, not reused");
+    }
+
+    #[test]
+    fn requires_a_table_and_strong_secrets() {
+        assert!(error(&[("JWT_SECRET", SECRET)]).contains("TABLE_NAME"));
+        assert!(error(&[("TABLE_NAME", "t"), ("JWT_SECRET", "short")]).contains("32"));
+        assert!(error(&[("TABLE_NAME", "t")]).contains("JWT_SECRET"));
+    }
+
+    #[test]
+    fn asymmetric_algorithms_need_a_jwks_url() {
+        let base = [("TABLE_NAME", "t"), ("CURSOR_SECRET", SECRET), ("JWT_ALGORITHMS", "RS256,ES256")];
+        assert!(error(&base).contains("JWKS_URL"));
+        let with_url = [&base[..], &[("JWKS_URL", "https://idp.example/jwks.json")]].concat();
+        assert!(config(&with_url).is_ok());
+        assert!(error(&[("TABLE_NAME", "t"), ("JWT_ALGORITHMS", "XS1")]).contains("unknown algorithm"));
+    }
+
+    #[test]
+    fn gateway_mode_needs_no_token_secret_but_a_cursor_secret() {
+        assert!(error(&[("TABLE_NAME", "t"), ("AUTH_MODE", "gateway")]).contains("CURSOR_SECRET"));
+        let ok = config(&[("TABLE_NAME", "t"), ("AUTH_MODE", "gateway"), ("CURSOR_SECRET", SECRET)]).unwrap();
+        assert!(matches!(ok.auth, AuthConfig::Gateway));
+        assert!(error(&[("TABLE_NAME", "t"), ("AUTH_MODE", "trust-me")]).contains("AUTH_MODE"));
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let config = config(&[("TABLE_NAME", "items"), ("JWT_SECRET", SECRET)]).unwrap();
+        assert!(!format!("{config:?}").contains(SECRET));
     }
 }

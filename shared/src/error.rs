@@ -17,6 +17,10 @@ pub enum ApiError {
         message: String,
     },
     Unauthenticated(AuthFailure),
+    /// Authenticated, but the caller's role does not grant the permission the route needs.
+    Forbidden {
+        permission: &'static str,
+    },
     NotFound,
     PreconditionFailed,
     Conflict {
@@ -45,17 +49,10 @@ pub enum AuthFailure {
 
 impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::BadRequest {
-            code,
-            message: message.into(),
-        }
+        Self::BadRequest { code, message: message.into() }
     }
 
-    pub fn invalid_field(
-        field: impl Into<String>,
-        code: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn invalid_field(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, code, message)])
     }
 
@@ -63,6 +60,7 @@ impl ApiError {
         match self {
             Self::Validation(_) | Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -78,6 +76,7 @@ impl ApiError {
             Self::Validation(_) => "validation_failed",
             Self::BadRequest { code, .. } | Self::Conflict { code, .. } => code,
             Self::Unauthenticated(_) => "unauthorized",
+            Self::Forbidden { .. } => "forbidden",
             Self::NotFound => "not_found",
             Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -91,22 +90,15 @@ impl ApiError {
         match self {
             Self::Validation(_) => "the request has invalid fields; see details".to_owned(),
             Self::BadRequest { message, .. } | Self::Conflict { message, .. } => message.clone(),
-            Self::Unauthenticated(AuthFailure::MissingToken) => {
-                "a bearer token is required".to_owned()
-            }
-            Self::Unauthenticated(AuthFailure::InvalidToken(_)) => {
-                "the bearer token is invalid or expired".to_owned()
-            }
+            Self::Unauthenticated(AuthFailure::MissingToken) => "a bearer token is required".to_owned(),
+            Self::Unauthenticated(AuthFailure::InvalidToken(_)) => "the bearer token is invalid or expired".to_owned(),
+            Self::Forbidden { permission } => format!("your role does not grant the {permission} permission"),
             Self::NotFound => "no such item".to_owned(),
-            Self::PreconditionFailed => {
-                "the item has changed since the version named in If-Match".to_owned()
-            }
+            Self::PreconditionFailed => "the item has changed since the version named in If-Match".to_owned(),
             Self::PayloadTooLarge { limit_bytes } => {
                 format!("the body must be at most {limit_bytes} bytes")
             }
-            Self::UnsupportedMediaType => {
-                "the body must be sent as Content-Type: application/json".to_owned()
-            }
+            Self::UnsupportedMediaType => "the body must be sent as Content-Type: application/json".to_owned(),
             Self::Unavailable => "the service is busy; retry shortly".to_owned(),
             Self::Internal { .. } => "an internal error occurred".to_owned(),
         }
@@ -120,32 +112,20 @@ impl ApiError {
         };
         let envelope = ErrorEnvelope {
             success: false,
-            error: ErrorBody {
-                code: self.code(),
-                message: self.message(),
-                details,
-                request_id,
-            },
+            error: ErrorBody { code: self.code(), message: self.message(), details, request_id },
         };
-        let body = serde_json::to_string(&envelope).unwrap_or_else(|_| {
-            r#"{"success":false,"error":{"code":"internal_error"}}"#.to_owned()
-        });
+        let body = serde_json::to_string(&envelope)
+            .unwrap_or_else(|_| r#"{"success":false,"error":{"code":"internal_error"}}"#.to_owned());
         let mut response = Response::new(Body::Text(body));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         match &self {
             Self::Unauthenticated(AuthFailure::MissingToken) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             Self::Unauthenticated(AuthFailure::InvalidToken(_)) => {
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
-                );
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
             }
             Self::Unavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -177,10 +157,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::NotFound,
             StoreError::PreconditionFailed => Self::PreconditionFailed,
             StoreError::Throttled => Self::Unavailable,
-            StoreError::AlreadyExists => Self::Internal {
-                context: "new item id collided",
-                source: error.into(),
-            },
+            StoreError::AlreadyExists => Self::Internal { context: "new item id collided", source: error.into() },
             StoreError::Failed { context, source } => Self::Internal { context, source },
         }
     }
@@ -232,17 +209,11 @@ mod tests {
 
     #[test]
     fn internal_errors_hide_their_cause() {
-        let error = ApiError::Internal {
-            context: "query items",
-            source: "connection reset by 10.0.0.7".into(),
-        };
+        let error = ApiError::Internal { context: "query items", source: "connection reset by 10.0.0.7".into() };
         let response = error.into_response("req-2");
         assert_eq!(response.status(), 500);
         let text = String::from_utf8(response.body().to_vec()).unwrap();
-        assert!(
-            !text.contains("10.0.0.7") && !text.contains("query items"),
-            "{text}"
-        );
+        assert!(!text.contains("10.0.0.7") && !text.contains("query items"), "{text}");
     }
 
     #[test]
@@ -256,18 +227,9 @@ mod tests {
     fn unauthenticated_says_bearer_and_whether_the_token_was_bad() {
         let missing = ApiError::Unauthenticated(AuthFailure::MissingToken).into_response("r");
         assert_eq!(missing.headers()[header::WWW_AUTHENTICATE], "Bearer");
-        let invalid = ApiError::Unauthenticated(AuthFailure::InvalidToken(
-            "ExpiredSignature at 1700000000".into(),
-        ))
-        .into_response("r");
-        assert_eq!(
-            invalid.headers()[header::WWW_AUTHENTICATE],
-            "Bearer error=\"invalid_token\""
-        );
-        assert!(
-            !String::from_utf8(invalid.body().to_vec())
-                .unwrap()
-                .contains("ExpiredSignature")
-        );
+        let invalid = ApiError::Unauthenticated(AuthFailure::InvalidToken("ExpiredSignature at 1700000000".into()))
+            .into_response("r");
+        assert_eq!(invalid.headers()[header::WWW_AUTHENTICATE], "Bearer error=\"invalid_token\"");
+        assert!(!String::from_utf8(invalid.body().to_vec()).unwrap().contains("ExpiredSignature"));
     }
 }

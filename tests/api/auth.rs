@@ -8,10 +8,7 @@ fn every_route() -> Vec<(&'static str, Call)> {
         ("list", Call::list()),
         ("get", Call::get(id)),
         ("create", Call::create(json!({"name": "Lamp", "price": 1}))),
-        (
-            "replace",
-            Call::replace(id, json!({"name": "Lamp", "price": 1})),
-        ),
+        ("replace", Call::replace(id, json!({"name": "Lamp", "price": 1}))),
         ("update", Call::update(id, json!({"stock": 1}))),
         ("delete", Call::delete(id)),
     ]
@@ -36,18 +33,9 @@ async fn invalid_tokens_get_401_invalid_token_and_write_nothing() {
     let app = spawn_app().await;
     let now = jsonwebtoken::get_current_timestamp();
     let bad_tokens = [
-        (
-            "expired",
-            signed_token(json!({"sub": "alice", "role": "user", "exp": now - 600})),
-        ),
-        (
-            "no role",
-            signed_token(json!({"sub": "alice", "exp": now + 600})),
-        ),
-        (
-            "no sub",
-            signed_token(json!({"role": "user", "exp": now + 600})),
-        ),
+        ("expired", signed_token(json!({"sub": "alice", "role": "user", "exp": now - 600}))),
+        ("no role", signed_token(json!({"sub": "alice", "exp": now + 600}))),
+        ("no sub", signed_token(json!({"role": "user", "exp": now + 600}))),
         ("garbage", "abc.def.ghi".to_owned()),
     ];
 
@@ -56,15 +44,8 @@ async fn invalid_tokens_get_401_invalid_token_and_write_nothing() {
             let reply = app.send(call.bearer(&token)).await;
 
             assert_eq!(reply.status, 401, "{case} on {route}");
-            assert_eq!(
-                reply.header("www-authenticate"),
-                Some("Bearer error=\"invalid_token\""),
-                "{case} on {route}"
-            );
-            assert!(
-                !reply.body.to_string().contains("Expired"),
-                "reasons are not echoed"
-            );
+            assert_eq!(reply.header("www-authenticate"), Some("Bearer error=\"invalid_token\""), "{case} on {route}");
+            assert!(!reply.body.to_string().contains("Expired"), "reasons are not echoed");
         }
     }
     assert_eq!(app.item_count().await, 0);
@@ -74,12 +55,7 @@ async fn invalid_tokens_get_401_invalid_token_and_write_nothing() {
 async fn unauthenticated_requests_are_rejected_before_input_is_examined() {
     let app = spawn_app().await;
 
-    let reply = app
-        .send(Call::create(json!({"price": -1})).without_header("authorization"))
-        .await;
+    let reply = app.send(Call::create(json!({"price": -1})).without_header("authorization")).await;
 
-    assert_eq!(
-        reply.status, 401,
-        "no validation detail leaks to an anonymous caller"
-    );
+    assert_eq!(reply.status, 401, "no validation detail leaks to an anonymous caller");
 }

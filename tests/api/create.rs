@@ -8,10 +8,8 @@ async fn create_item_returns_201_with_location_etag_and_caller_as_owner() {
 
     let reply = app
         .send(
-            Call::create(
-                json!({"name": "  Desk lamp ", "price": 4999, "stock": 3, "status": "active"}),
-            )
-            .by_user("alice"),
+            Call::create(json!({"name": "  Desk lamp ", "price": 4999, "stock": 3, "status": "active"}))
+                .by_user("alice"),
         )
         .await;
 
@@ -28,27 +26,19 @@ async fn create_item_returns_201_with_location_etag_and_caller_as_owner() {
     assert_eq!(item["owner_id"], "alice");
     assert_eq!(item["version"], 1);
     assert_eq!(item["created_at"], item["updated_at"]);
-    assert_eq!(
-        reply.header("location"),
-        Some(format!("/api/items/{id}").as_str())
-    );
+    assert_eq!(reply.header("location"), Some(format!("/api/items/{id}").as_str()));
     assert_eq!(reply.header("etag"), Some("\"1\""));
     assert_eq!(reply.header("content-type"), Some("application/json"));
 
     let stored = app.send(Call::get(id)).await;
-    assert_eq!(
-        stored.body["data"], *item,
-        "what was returned is what was stored"
-    );
+    assert_eq!(stored.body["data"], *item, "what was returned is what was stored");
 }
 
 #[tokio::test]
 async fn create_item_applies_defaults_for_optional_fields() {
     let app = spawn_app().await;
 
-    let item = app
-        .create_as("alice", json!({"name": "Pen", "price": 150}))
-        .await;
+    let item = app.create_as("alice", json!({"name": "Pen", "price": 150})).await;
 
     assert_eq!(item["status"], "draft");
     assert_eq!(item["stock"], 0);
@@ -93,11 +83,7 @@ async fn create_item_rejects_server_owned_and_unknown_fields() {
     let reply = app.send(Call::create(body)).await;
 
     assert_eq!(reply.status, 400);
-    let codes: Vec<_> = reply
-        .bad_fields()
-        .into_iter()
-        .map(|(f, c)| format!("{f}:{c}"))
-        .collect();
+    let codes: Vec<_> = reply.bad_fields().into_iter().map(|(f, c)| format!("{f}:{c}")).collect();
     assert_eq!(
         codes,
         [
@@ -119,13 +105,7 @@ async fn create_item_requires_name_and_price() {
     let reply = app.send(Call::create(json!({"stock": 1}))).await;
 
     assert_eq!(reply.status, 400);
-    assert_eq!(
-        reply.bad_fields(),
-        [
-            ("name".into(), "required".into()),
-            ("price".into(), "required".into())
-        ]
-    );
+    assert_eq!(reply.bad_fields(), [("name".into(), "required".into()), ("price".into(), "required".into())]);
 }
 
 #[tokio::test]
@@ -133,55 +113,22 @@ async fn malformed_bodies_get_clear_4xx_and_write_nothing() {
     let app = spawn_app().await;
     let base = Call::create(json!({"name": "Lamp", "price": 1}));
     let cases = [
-        (
-            "broken JSON",
-            base.clone().body("{\"name\": "),
-            400,
-            "invalid_json",
-        ),
-        (
-            "array body",
-            base.clone().body("[1, 2]"),
-            400,
-            "invalid_body",
-        ),
+        ("broken JSON", base.clone().body("{\"name\": "), 400, "invalid_json"),
+        ("array body", base.clone().body("[1, 2]"), 400, "invalid_body"),
         ("empty body", base.clone().body(""), 400, "empty_body"),
-        (
-            "text/plain",
-            base.clone().header("content-type", "text/plain"),
-            415,
-            "unsupported_media_type",
-        ),
-        (
-            "no content type",
-            base.clone().without_header("content-type"),
-            415,
-            "unsupported_media_type",
-        ),
+        ("text/plain", base.clone().header("content-type", "text/plain"), 415, "unsupported_media_type"),
+        ("no content type", base.clone().without_header("content-type"), 415, "unsupported_media_type"),
         (
             "oversize",
-            base.clone().body(&format!(
-                "{{\"name\":\"a\",\"price\":1,\"description\":\"{}\"}}",
-                "x".repeat(70_000)
-            )),
+            base.clone().body(&format!("{{\"name\":\"a\",\"price\":1,\"description\":\"{}\"}}", "x".repeat(70_000))),
             413,
             "payload_too_large",
         ),
-        (
-            "query parameter",
-            base.clone().query("dry_run", "1"),
-            400,
-            "validation_failed",
-        ),
+        ("query parameter", base.clone().query("dry_run", "1"), 400, "validation_failed"),
     ];
     for (case, call, status, code) in cases {
         let reply = app.send(call).await;
-        assert_eq!(
-            (reply.status, reply.error_code()),
-            (status, code),
-            "{case}: {:?}",
-            reply.body
-        );
+        assert_eq!((reply.status, reply.error_code()), (status, code), "{case}: {:?}", reply.body);
         assert_eq!(reply.body["success"], false, "{case}");
     }
     assert_eq!(app.item_count().await, 0);

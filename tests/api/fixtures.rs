@@ -5,16 +5,9 @@ use crate::helpers::{Call, id_of, load_fixture, repo_root, spawn_app};
 #[tokio::test]
 async fn every_fixture_is_exercised_through_its_function() {
     let app = spawn_app().await;
-    let fixture_id = load_fixture("get-item.ok")["pathParameters"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let seeded = app
-        .create_as(
-            "fixture-user",
-            serde_json::json!({"name": "Seed", "price": 1, "status": "active"}),
-        )
-        .await;
+    let fixture_id = load_fixture("get-item.ok")["pathParameters"]["id"].as_str().unwrap().to_owned();
+    let seeded =
+        app.create_as("fixture-user", serde_json::json!({"name": "Seed", "price": 1, "status": "active"})).await;
     let seeded_id = id_of(&seeded);
 
     let expectations = [
@@ -29,24 +22,15 @@ async fn every_fixture_is_exercised_through_its_function() {
         ("update-item.ok", 200),
         ("update-item.if-match", 412),
         ("replace-item.ok", 200),
+        ("delete-item.forbidden", 403),
         ("delete-item.ok", 204),
     ];
     let mut names: Vec<String> = std::fs::read_dir(repo_root().join("events"))
         .unwrap()
-        .map(|entry| {
-            entry
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .trim_end_matches(".json")
-                .to_owned()
-        })
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().trim_end_matches(".json").to_owned())
         .collect();
     names.sort();
-    let mut covered: Vec<String> = expectations
-        .iter()
-        .map(|(name, _)| (*name).to_owned())
-        .collect();
+    let mut covered: Vec<String> = expectations.iter().map(|(name, _)| (*name).to_owned()).collect();
     covered.sort();
     assert_eq!(names, covered, "every fixture has an expectation here");
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
 };
 use jsonwebtoken::{EncodingKey, Header, encode};
 use lambda_http::http::HeaderMap;
@@ -16,7 +16,7 @@ use lambda_http::{Body, Request};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::App;
-use shared::config::Config;
+use shared::config::{AuthConfig, Config, Secret, TokenConfig};
 use shared::domain::{ItemId, Timestamp};
 
 /// The public development secret of infra/local.env; the fixtures' tokens are signed with it.
@@ -32,8 +32,14 @@ pub struct TestApp {
     pub table: String,
 }
 
-/// A new table, created from template.yaml's definition, and an `App` that uses it.
+/// A new table, created from template.yaml's definition, and an `App` that uses it, verifying
+/// HS256 tokens signed with the development secret.
 pub async fn spawn_app() -> Arc<TestApp> {
+    spawn_app_with(AuthConfig::Verify(TokenConfig::hs256(DEV_SECRET.as_bytes()))).await
+}
+
+/// Like [`spawn_app`], with another way of authenticating callers.
+pub async fn spawn_app_with(auth: AuthConfig) -> Arc<TestApp> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
         panic!(
             "AWS_ENDPOINT_URL is not set. Integration tests need the moto server: run ./infra/test.sh, \
@@ -43,25 +49,16 @@ pub async fn spawn_app() -> Arc<TestApp> {
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(&endpoint)
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"))
         .load()
         .await;
     let dynamo = Client::new(&aws);
     let table = format!("items-test-{}", ItemId::new(Timestamp::now()));
-    create_table(&dynamo, &table).await.unwrap_or_else(|e| {
-        panic!("cannot create a table on the moto server at {endpoint} (is it running?): {e:?}")
-    });
-    let config = Config {
-        table_name: table.clone(),
-        jwt_secret: DEV_SECRET.as_bytes().to_vec(),
-    };
-    Arc::new(TestApp {
-        app: App::new(&config, dynamo.clone()),
-        dynamo,
-        table,
-    })
+    create_table(&dynamo, &table)
+        .await
+        .unwrap_or_else(|e| panic!("cannot create a table on the moto server at {endpoint} (is it running?): {e:?}"));
+    let config = Config { table_name: table.clone(), auth, cursor_secret: Secret::new(DEV_SECRET) };
+    Arc::new(TestApp { app: App::new(&config, dynamo.clone()), dynamo, table })
 }
 
 #[derive(Deserialize)]
@@ -114,8 +111,7 @@ fn key_schema(keys: &[KeySpec]) -> Vec<KeySchemaElement> {
 
 /// Reads `Resources.ItemsTable.Properties` of template.yaml: the same schema as deployed.
 async fn create_table(dynamo: &Client, name: &str) -> Result<(), aws_sdk_dynamodb::Error> {
-    let template =
-        std::fs::read_to_string(repo_root().join("template.yaml")).expect("read template.yaml");
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).expect("read template.yaml");
     let document: serde_yaml::Value = serde_yaml::from_str(&template).expect("parse template.yaml");
     let properties = document["Resources"]["ItemsTable"]["Properties"].clone();
     let spec: TableSpec = serde_yaml::from_value(properties).expect("ItemsTable properties");
@@ -133,9 +129,7 @@ async fn create_table(dynamo: &Client, name: &str) -> Result<(), aws_sdk_dynamod
             .set_key_schema(Some(key_schema(&index.key_schema)))
             .projection(
                 Projection::builder()
-                    .projection_type(ProjectionType::from(
-                        index.projection.projection_type.as_str(),
-                    ))
+                    .projection_type(ProjectionType::from(index.projection.projection_type.as_str()))
                     .build(),
             )
             .build()
@@ -154,18 +148,11 @@ async fn create_table(dynamo: &Client, name: &str) -> Result<(), aws_sdk_dynamod
 }
 
 pub fn token(sub: &str, role: &str) -> String {
-    signed_token(
-        json!({ "sub": sub, "role": role, "exp": jsonwebtoken::get_current_timestamp() + 600 }),
-    )
+    signed_token(json!({ "sub": sub, "role": role, "exp": jsonwebtoken::get_current_timestamp() + 600 }))
 }
 
 pub fn signed_token(claims: Value) -> String {
-    encode(
-        &Header::default(),
-        &claims,
-        &EncodingKey::from_secret(DEV_SECRET.as_bytes()),
-    )
-    .expect("sign token")
+    encode(&Header::default(), &claims, &EncodingKey::from_secret(DEV_SECRET.as_bytes())).expect("sign token")
 }
 
 /// An API Gateway v2 event, starting from a fixture in events/ and adjusted per test.
@@ -177,8 +164,7 @@ pub struct Call {
 
 pub fn load_fixture(name: &str) -> Value {
     let path = repo_root().join("events").join(format!("{name}.json"));
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
@@ -187,12 +173,7 @@ impl Call {
         let event = load_fixture(name);
         let query = event["queryStringParameters"]
             .as_object()
-            .map(|params| {
-                params
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                    .collect()
-            })
+            .map(|params| params.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
             .unwrap_or_default();
         Self { event, query }.by_user("alice")
     }
@@ -209,10 +190,7 @@ impl Call {
     }
 
     pub fn path_id(&self) -> String {
-        self.event["pathParameters"]["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        self.event["pathParameters"]["id"].as_str().unwrap_or_default().to_owned()
     }
 
     pub fn list() -> Self {
@@ -268,13 +246,22 @@ impl Call {
         self.bearer(&token(sub, "user"))
     }
 
+    pub fn by(self, sub: &str, role: &str) -> Self {
+        self.bearer(&token(sub, role))
+    }
+
+    /// What API Gateway's JWT authorizer puts in the request context after verifying a token.
+    pub fn gateway_claims(mut self, claims: Value) -> Self {
+        self.event["requestContext"]["authorizer"] = json!({ "jwt": { "claims": claims, "scopes": null } });
+        self
+    }
+
     pub fn bearer(self, token: &str) -> Self {
         self.header("authorization", &format!("Bearer {token}"))
     }
 
     pub fn json(self, body: &Value) -> Self {
-        self.header("content-type", "application/json")
-            .body(&body.to_string())
+        self.header("content-type", "application/json").body(&body.to_string())
     }
 
     pub fn body(mut self, text: &str) -> Self {
@@ -284,23 +271,16 @@ impl Call {
 
     pub fn request(&self) -> Request {
         let mut event = self.event.clone();
-        let raw_query: Vec<String> = self
-            .query
-            .iter()
-            .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
-            .collect();
+        let raw_query: Vec<String> =
+            self.query.iter().map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v))).collect();
         event["rawQueryString"] = json!(raw_query.join("&"));
         let mut joined: HashMap<&str, Vec<&str>> = HashMap::new();
         for (k, v) in &self.query {
             joined.entry(k).or_default().push(v);
         }
         // API Gateway joins repeated parameters with commas in this field.
-        event["queryStringParameters"] = json!(
-            joined
-                .into_iter()
-                .map(|(k, v)| (k, v.join(",")))
-                .collect::<HashMap<_, _>>()
-        );
+        event["queryStringParameters"] =
+            json!(joined.into_iter().map(|(k, v)| (k, v.join(","))).collect::<HashMap<_, _>>());
         lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
     }
 }
@@ -308,9 +288,7 @@ impl Call {
 fn percent_encode(raw: &str) -> String {
     raw.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b',' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b',' => (b as char).to_string(),
             other => format!("%{other:02X}"),
         })
         .collect()
@@ -340,10 +318,7 @@ impl Reply {
                 details
                     .iter()
                     .map(|d| {
-                        (
-                            d["field"].as_str().unwrap_or("").to_owned(),
-                            d["code"].as_str().unwrap_or("").to_owned(),
-                        )
+                        (d["field"].as_str().unwrap_or("").to_owned(), d["code"].as_str().unwrap_or("").to_owned())
                     })
                     .collect()
             })
@@ -357,10 +332,7 @@ impl TestApp {
     /// Routes the request to the function API Gateway would invoke for it.
     pub async fn send(&self, call: Call) -> Reply {
         let request = call.request();
-        let route = call.event["routeKey"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let route = call.event["routeKey"].as_str().unwrap_or_default().to_owned();
         let response = match route.as_str() {
             "GET /api/items" => list_items::handle(request, &self.app).await,
             "POST /api/items" => create_item::handle(request, &self.app).await,
@@ -376,14 +348,10 @@ impl TestApp {
             Body::Empty => Value::Null,
             body => serde_json::from_slice(body.as_ref()).expect("every response body is JSON"),
         };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply { status, headers, body }
     }
 
-    /// Creates an item as `owner` and returns its JSON.
+    /// Creates an item as `owner` (role user) and returns its JSON.
     pub async fn create_as(&self, owner: &str, body: Value) -> Value {
         let reply = self.send(Call::create(body).by_user(owner)).await;
         assert_eq!(reply.status, 201, "create failed: {:?}", reply.body);
@@ -391,11 +359,7 @@ impl TestApp {
     }
 
     pub async fn item_count(&self) -> usize {
-        let scan = self
-            .dynamo
-            .scan()
-            .table_name(&self.table)
-            .select(aws_sdk_dynamodb::types::Select::Count);
+        let scan = self.dynamo.scan().table_name(&self.table).select(aws_sdk_dynamodb::types::Select::Count);
         scan.send().await.expect("scan").count() as usize
     }
 }

@@ -35,8 +35,7 @@ async fn create_catalogue(app: &TestApp, count: usize) -> Vec<Value> {
     for n in 0..count {
         let status = ["draft", "active", "archived"][n % 3];
         // Repeated prices check that ties keep a stable order across pages.
-        let body =
-            json!({"name": format!("item {n}"), "price": (n * 7) % 10 * 100, "status": status});
+        let body = json!({"name": format!("item {n}"), "price": (n * 7) % 10 * 100, "status": status});
         items.push(app.create_as("alice", body).await);
     }
     items
@@ -55,36 +54,19 @@ async fn pagination_visits_every_item_once_in_every_sort() {
     newest_first.sort_by_key(|item| std::cmp::Reverse(id_of(item)));
     let mut cheapest_first = created.clone();
     cheapest_first.sort_by_key(|item| (item["price"].as_u64().unwrap(), id_of(item)));
-    let mut active_dearest_first: Vec<Value> = created
-        .iter()
-        .filter(|item| item["status"] == "active")
-        .cloned()
-        .collect();
-    active_dearest_first
-        .sort_by_key(|item| std::cmp::Reverse((item["price"].as_u64().unwrap(), id_of(item))));
+    let mut active_dearest_first: Vec<Value> =
+        created.iter().filter(|item| item["status"] == "active").cloned().collect();
+    active_dearest_first.sort_by_key(|item| std::cmp::Reverse((item["price"].as_u64().unwrap(), id_of(item))));
     let mut oldest_first = newest_first.clone();
     oldest_first.reverse();
 
     let cases = [
         ("default: newest first", Call::list(), newest_first),
-        (
-            "created_at asc",
-            Call::list()
-                .query("sort", "created_at")
-                .query("order", "asc"),
-            oldest_first,
-        ),
-        (
-            "price asc",
-            Call::list().query("sort", "price").query("order", "asc"),
-            cheapest_first,
-        ),
+        ("created_at asc", Call::list().query("sort", "created_at").query("order", "asc"), oldest_first),
+        ("price asc", Call::list().query("sort", "price").query("order", "asc"), cheapest_first),
         (
             "active, price desc",
-            Call::list()
-                .query("status", "active")
-                .query("sort", "price")
-                .query("order", "desc"),
+            Call::list().query("status", "active").query("sort", "price").query("order", "desc"),
             active_dearest_first,
         ),
     ];
@@ -92,16 +74,8 @@ async fn pagination_visits_every_item_once_in_every_sort() {
         let (seen, pages) = walk_pages(&app, call, 10).await;
         let unique: HashSet<_> = ids(&seen).into_iter().collect();
         assert_eq!(unique.len(), seen.len(), "{case}: an item was repeated");
-        assert_eq!(
-            ids(&seen),
-            ids(&expected),
-            "{case}: items lost or out of order"
-        );
-        assert_eq!(
-            pages,
-            expected.len().div_ceil(10),
-            "{case}: the last page has no cursor"
-        );
+        assert_eq!(ids(&seen), ids(&expected), "{case}: items lost or out of order");
+        assert_eq!(pages, expected.len().div_ceil(10), "{case}: the last page has no cursor");
     }
 }
 
@@ -149,10 +123,7 @@ async fn tampered_or_foreign_cursors_get_400() {
     let app = spawn_app().await;
     create_catalogue(&app, 5).await;
     let first = app.send(Call::list().query("limit", "2")).await;
-    let cursor = first.body["page"]["next_cursor"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let cursor = first.body["page"]["next_cursor"].as_str().unwrap().to_owned();
     let mut tampered = cursor.clone().into_bytes();
     tampered[3] = if tampered[3] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
@@ -160,32 +131,15 @@ async fn tampered_or_foreign_cursors_get_400() {
     let cases = [
         ("tampered", Call::list().query("cursor", &tampered)),
         ("garbage", Call::list().query("cursor", "%%%")),
-        (
-            "other sort",
-            Call::list().query("cursor", &cursor).query("sort", "price"),
-        ),
-        (
-            "other filter",
-            Call::list()
-                .query("cursor", &cursor)
-                .query("status", "active"),
-        ),
+        ("other sort", Call::list().query("cursor", &cursor).query("sort", "price")),
+        ("other filter", Call::list().query("cursor", &cursor).query("status", "active")),
     ];
     for (case, call) in cases {
         let reply = app.send(call).await;
-        assert_eq!(
-            (reply.status, reply.error_code()),
-            (400, "invalid_cursor"),
-            "{case}"
-        );
+        assert_eq!((reply.status, reply.error_code()), (400, "invalid_cursor"), "{case}");
     }
-    let same_query_other_limit = app
-        .send(Call::list().query("cursor", &cursor).query("limit", "3"))
-        .await;
-    assert_eq!(
-        same_query_other_limit.status, 200,
-        "the page size may change between pages"
-    );
+    let same_query_other_limit = app.send(Call::list().query("cursor", &cursor).query("limit", "3")).await;
+    assert_eq!(same_query_other_limit.status, 200, "the page size may change between pages");
 }
 
 #[tokio::test]
@@ -194,11 +148,7 @@ async fn bad_list_parameters_get_400_naming_each() {
 
     let reply = app
         .send(
-            Call::list()
-                .query("limit", "101")
-                .query("sort", "name")
-                .query("order", "sideways")
-                .query("status", "gone"),
+            Call::list().query("limit", "101").query("sort", "name").query("order", "sideways").query("status", "gone"),
         )
         .await;
     let offset = app.send(Call::list().query("offset", "20")).await;
@@ -207,55 +157,25 @@ async fn bad_list_parameters_get_400_naming_each() {
     assert_eq!(reply.status, 400);
     let fields: Vec<_> = reply.bad_fields().into_iter().map(|(f, _)| f).collect();
     assert_eq!(fields, ["limit", "order", "sort", "status"]);
-    assert_eq!(
-        (offset.status, offset.error_code()),
-        (400, "offset_unsupported")
-    );
-    assert!(
-        offset.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("cursor")
-    );
+    assert_eq!((offset.status, offset.error_code()), (400, "offset_unsupported"));
+    assert!(offset.body["error"]["message"].as_str().unwrap().contains("cursor"));
     assert_eq!(zero.status, 400);
 }
 
 #[tokio::test]
 async fn status_and_price_changes_move_items_between_listings() {
     let app = spawn_app().await;
-    let cheap = app
-        .create_as(
-            "alice",
-            json!({"name": "cheap", "price": 100, "status": "active"}),
-        )
-        .await;
-    let dear = app
-        .create_as(
-            "alice",
-            json!({"name": "dear", "price": 900, "status": "active"}),
-        )
-        .await;
+    let cheap = app.create_as("alice", json!({"name": "cheap", "price": 100, "status": "active"})).await;
+    let dear = app.create_as("alice", json!({"name": "dear", "price": 900, "status": "active"})).await;
 
-    let archived = app
-        .send(Call::update(&id_of(&cheap), json!({"status": "archived"})))
-        .await;
-    let repriced = app
-        .send(Call::update(&id_of(&dear), json!({"price": 50})))
-        .await;
+    let archived = app.send(Call::update(&id_of(&cheap), json!({"status": "archived"}))).await;
+    let repriced = app.send(Call::update(&id_of(&dear), json!({"price": 50}))).await;
     assert_eq!((archived.status, repriced.status), (200, 200));
 
     let active = app.send(Call::list().query("status", "active")).await;
     let archive = app.send(Call::list().query("status", "archived")).await;
-    let by_price = app
-        .send(Call::list().query("sort", "price").query("order", "asc"))
-        .await;
+    let by_price = app.send(Call::list().query("sort", "price").query("order", "asc")).await;
     assert_eq!(ids(active.body["data"].as_array().unwrap()), [id_of(&dear)]);
-    assert_eq!(
-        ids(archive.body["data"].as_array().unwrap()),
-        [id_of(&cheap)]
-    );
-    assert_eq!(
-        ids(by_price.body["data"].as_array().unwrap()),
-        [id_of(&dear), id_of(&cheap)]
-    );
+    assert_eq!(ids(archive.body["data"].as_array().unwrap()), [id_of(&cheap)]);
+    assert_eq!(ids(by_price.body["data"].as_array().unwrap()), [id_of(&dear), id_of(&cheap)]);
 }

@@ -1,7 +1,10 @@
 //! Integration tests: each route's handler, called in process with API Gateway v2 events built
 //! from events/ fixtures, against a real DynamoDB API (the moto server), one table per test.
 
+mod access;
 mod auth;
+mod auth_gateway;
+mod auth_jwks;
 mod concurrency;
 mod create;
 mod delete;

@@ -5,9 +5,7 @@ use crate::helpers::{Call, id_of, spawn_app};
 #[tokio::test]
 async fn get_item_returns_the_item_with_its_etag() {
     let app = spawn_app().await;
-    let item = app
-        .create_as("alice", json!({"name": "Lamp", "price": 1999}))
-        .await;
+    let item = app.create_as("alice", json!({"name": "Lamp", "price": 1999})).await;
 
     let reply = app.send(Call::get(&id_of(&item))).await;
 
@@ -40,48 +38,26 @@ async fn get_item_returns_400_for_a_malformed_id() {
 #[tokio::test]
 async fn get_item_with_fields_returns_only_those_fields() {
     let app = spawn_app().await;
-    let item = app
-        .create_as(
-            "alice",
-            json!({"name": "Lamp", "price": 1999, "description": "long text"}),
-        )
-        .await;
+    let item = app.create_as("alice", json!({"name": "Lamp", "price": 1999, "description": "long text"})).await;
 
-    let reply = app
-        .send(Call::get(&id_of(&item)).query("fields", "id,name,price"))
-        .await;
+    let reply = app.send(Call::get(&id_of(&item)).query("fields", "id,name,price")).await;
 
     assert_eq!(reply.status, 200);
-    assert_eq!(
-        reply.body["data"],
-        json!({"id": item["id"], "name": "Lamp", "price": 1999})
-    );
-    assert_eq!(
-        reply.header("etag"),
-        Some("\"1\""),
-        "the ETag is known even when version is not asked for"
-    );
+    assert_eq!(reply.body["data"], json!({"id": item["id"], "name": "Lamp", "price": 1999}));
+    assert_eq!(reply.header("etag"), Some("\"1\""), "the ETag is known even when version is not asked for");
 }
 
 #[tokio::test]
 async fn get_item_rejects_unknown_fields_and_parameters() {
     let app = spawn_app().await;
-    let item = app
-        .create_as("alice", json!({"name": "Lamp", "price": 1999}))
-        .await;
+    let item = app.create_as("alice", json!({"name": "Lamp", "price": 1999})).await;
     let id = id_of(&item);
 
     let unknown_field = app.send(Call::get(&id).query("fields", "id,secret")).await;
     let unknown_param = app.send(Call::get(&id).query("expand", "owner")).await;
 
     assert_eq!(unknown_field.status, 400);
-    assert_eq!(
-        unknown_field.bad_fields(),
-        [("fields".into(), "invalid".into())]
-    );
+    assert_eq!(unknown_field.bad_fields(), [("fields".into(), "invalid".into())]);
     assert_eq!(unknown_param.status, 400);
-    assert_eq!(
-        unknown_param.bad_fields(),
-        [("expand".into(), "unknown_parameter".into())]
-    );
+    assert_eq!(unknown_param.bad_fields(), [("expand".into(), "unknown_parameter".into())]);
 }

@@ -68,15 +68,8 @@ impl FieldSet {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let mut bits = 0;
         let mut unknown = Vec::new();
-        for name in raw
-            .split(',')
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-        {
-            match ItemField::ALL
-                .into_iter()
-                .find(|field| field.name() == name)
-            {
+        for name in raw.split(',').map(str::trim).filter(|name| !name.is_empty()) {
+            match ItemField::ALL.into_iter().find(|field| field.name() == name) {
                 Some(field) => bits |= field.bit(),
                 None => unknown.push(name),
             }
@@ -86,19 +79,11 @@ impl FieldSet {
             return Err(FieldError::new(
                 "fields",
                 "invalid",
-                format!(
-                    "unknown field(s) {}; known fields: {}",
-                    unknown.join(", "),
-                    known.join(", ")
-                ),
+                format!("unknown field(s) {}; known fields: {}", unknown.join(", "), known.join(", ")),
             ));
         }
         if bits == 0 {
-            return Err(FieldError::new(
-                "fields",
-                "invalid",
-                "must name at least one field",
-            ));
+            return Err(FieldError::new("fields", "invalid", "must name at least one field"));
         }
         Ok(Self(bits))
     }
@@ -112,9 +97,7 @@ impl FieldSet {
     }
 
     pub fn iter(self) -> impl Iterator<Item = ItemField> {
-        ItemField::ALL
-            .into_iter()
-            .filter(move |field| self.contains(*field))
+        ItemField::ALL.into_iter().filter(move |field| self.contains(*field))
     }
 }
 

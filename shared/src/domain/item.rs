@@ -59,18 +59,10 @@ impl ItemName {
             return Err(FieldError::new("name", "required", "must not be empty"));
         }
         if trimmed.chars().count() > NAME_MAX_CHARS {
-            return Err(FieldError::new(
-                "name",
-                "too_long",
-                format!("must be at most {NAME_MAX_CHARS} characters"),
-            ));
+            return Err(FieldError::new("name", "too_long", format!("must be at most {NAME_MAX_CHARS} characters")));
         }
         if trimmed.chars().any(char::is_control) {
-            return Err(FieldError::new(
-                "name",
-                "invalid",
-                "must not contain control characters",
-            ));
+            return Err(FieldError::new("name", "invalid", "must not contain control characters"));
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -94,10 +86,7 @@ impl Description {
                 format!("must be at most {DESCRIPTION_MAX_CHARS} characters"),
             ));
         }
-        if raw
-            .chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        {
+        if raw.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
             return Err(FieldError::new(
                 "description",
                 "invalid",
@@ -189,19 +178,11 @@ fn parse_count(field: &str, value: &Value) -> Result<u64, FieldError> {
         return if count <= MAX_SAFE_INTEGER {
             Ok(count)
         } else {
-            Err(FieldError::new(
-                field,
-                "out_of_range",
-                format!("must be at most {MAX_SAFE_INTEGER}"),
-            ))
+            Err(FieldError::new(field, "out_of_range", format!("must be at most {MAX_SAFE_INTEGER}")))
         };
     }
     if number.as_i64().is_some() || number.as_f64().is_some_and(|f| f < 0.0) {
-        return Err(FieldError::new(
-            field,
-            "out_of_range",
-            "must not be negative",
-        ));
+        return Err(FieldError::new(field, "out_of_range", "must not be negative"));
     }
     Err(not_integer())
 }
@@ -300,6 +281,44 @@ pub struct ItemView {
     pub version: Option<Version>,
 }
 
+impl ItemView {
+    /// Clears every field not in `fields`.
+    pub fn retain(&mut self, fields: super::FieldSet) {
+        use super::ItemField as F;
+        let keep = |field: F| fields.contains(field);
+        if !keep(F::Id) {
+            self.id = None;
+        }
+        if !keep(F::Name) {
+            self.name = None;
+        }
+        if !keep(F::Description) {
+            self.description = None;
+        }
+        if !keep(F::Status) {
+            self.status = None;
+        }
+        if !keep(F::Price) {
+            self.price = None;
+        }
+        if !keep(F::Stock) {
+            self.stock = None;
+        }
+        if !keep(F::OwnerId) {
+            self.owner_id = None;
+        }
+        if !keep(F::CreatedAt) {
+            self.created_at = None;
+        }
+        if !keep(F::UpdatedAt) {
+            self.updated_at = None;
+        }
+        if !keep(F::Version) {
+            self.version = None;
+        }
+    }
+}
+
 /// Fields the server owns: a client that sends one is told so, never silently ignored.
 const SERVER_OWNED: [&str; 5] = ["id", "owner_id", "version", "created_at", "updated_at"];
 
@@ -330,42 +349,26 @@ impl ItemPatch {
         let mut errors = Vec::new();
         for (key, value) in body {
             let outcome = match key.as_str() {
-                "name" => expect_str(key, value)
-                    .and_then(ItemName::parse)
-                    .map(|v| patch.name = Some(v)),
-                "description" => expect_str(key, value)
-                    .and_then(Description::parse)
-                    .map(|v| patch.description = Some(v)),
+                "name" => expect_str(key, value).and_then(ItemName::parse).map(|v| patch.name = Some(v)),
+                "description" => {
+                    expect_str(key, value).and_then(Description::parse).map(|v| patch.description = Some(v))
+                }
                 "status" => parse_status(value).map(|v| patch.status = Some(v)),
                 "price" => parse_count(key, value).map(|v| patch.price = Money::new(v)),
                 "stock" => parse_count(key, value).map(|v| patch.stock = Stock::new(v)),
-                owned if SERVER_OWNED.contains(&owned) => Err(FieldError::new(
-                    owned,
-                    "read_only",
-                    "is set by the server and cannot be sent",
-                )),
-                unknown => Err(FieldError::new(
-                    unknown,
-                    "unknown_field",
-                    "is not a field of an item",
-                )),
+                owned if SERVER_OWNED.contains(&owned) => {
+                    Err(FieldError::new(owned, "read_only", "is set by the server and cannot be sent"))
+                }
+                unknown => Err(FieldError::new(unknown, "unknown_field", "is not a field of an item")),
             };
             if let Err(error) = outcome {
                 errors.push(error);
             }
         }
         if errors.is_empty() && patch == ItemPatch::default() {
-            errors.push(FieldError::new(
-                "body",
-                "empty",
-                "send at least one field to change",
-            ));
+            errors.push(FieldError::new("body", "empty", "send at least one field to change"));
         }
-        if errors.is_empty() {
-            Ok(patch)
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(patch) } else { Err(errors) }
     }
 }
 
@@ -384,39 +387,28 @@ impl ItemChanges {
         }
         errors.retain(|e| e.field != "body");
         match patch {
-            ItemPatch {
-                name: Some(name),
-                price: Some(price),
-                description,
-                status,
-                stock,
-            } if errors.is_empty() => Ok(Self {
-                name,
-                price,
-                description: description.unwrap_or_default(),
-                status: status.unwrap_or_default(),
-                stock: stock.unwrap_or(Stock(0)),
-            }),
+            ItemPatch { name: Some(name), price: Some(price), description, status, stock } if errors.is_empty() => {
+                Ok(Self {
+                    name,
+                    price,
+                    description: description.unwrap_or_default(),
+                    status: status.unwrap_or_default(),
+                    stock: stock.unwrap_or(Stock(0)),
+                })
+            }
             _ => Err(errors),
         }
     }
 }
 
 fn expect_str<'a>(field: &str, value: &'a Value) -> Result<&'a str, FieldError> {
-    value
-        .as_str()
-        .ok_or_else(|| FieldError::new(field, "invalid_type", "must be a string"))
+    value.as_str().ok_or_else(|| FieldError::new(field, "invalid_type", "must be a string"))
 }
 
 fn parse_status(value: &Value) -> Result<ItemStatus, FieldError> {
     expect_str("status", value).and_then(|raw| {
-        ItemStatus::parse(raw).ok_or_else(|| {
-            FieldError::new(
-                "status",
-                "invalid",
-                "must be one of: draft, active, archived",
-            )
-        })
+        ItemStatus::parse(raw)
+            .ok_or_else(|| FieldError::new("status", "invalid", "must be one of: draft, active, archived"))
     })
 }
 
@@ -438,61 +430,28 @@ mod tests {
 
     #[test]
     fn name_is_trimmed_and_bounded() {
-        assert_eq!(
-            ItemName::parse("  Lamp ").map(|n| n.0),
-            Ok("Lamp".to_owned())
-        );
+        assert_eq!(ItemName::parse("  Lamp ").map(|n| n.0), Ok("Lamp".to_owned()));
         assert_eq!(ItemName::parse("   ").map_err(|e| e.code), Err("required"));
-        assert!(
-            ItemName::parse(&"é".repeat(200)).is_ok(),
-            "200 multi-byte chars fit"
-        );
-        assert_eq!(
-            ItemName::parse(&"a".repeat(201)).map_err(|e| e.code),
-            Err("too_long")
-        );
-        assert_eq!(
-            ItemName::parse("a\u{0}b").map_err(|e| e.code),
-            Err("invalid")
-        );
+        assert!(ItemName::parse(&"é".repeat(200)).is_ok(), "200 multi-byte chars fit");
+        assert_eq!(ItemName::parse(&"a".repeat(201)).map_err(|e| e.code), Err("too_long"));
+        assert_eq!(ItemName::parse("a\u{0}b").map_err(|e| e.code), Err("invalid"));
     }
 
     #[test]
     fn description_allows_line_breaks_but_not_other_controls() {
         assert!(Description::parse("line one\nline two\ttab").is_ok());
-        assert_eq!(
-            Description::parse("bell\u{7}").map_err(|e| e.code),
-            Err("invalid")
-        );
-        assert_eq!(
-            Description::parse(&"x".repeat(5001)).map_err(|e| e.code),
-            Err("too_long")
-        );
+        assert_eq!(Description::parse("bell\u{7}").map_err(|e| e.code), Err("invalid"));
+        assert_eq!(Description::parse(&"x".repeat(5001)).map_err(|e| e.code), Err("too_long"));
     }
 
     #[test]
     fn counts_must_be_safe_non_negative_integers() {
         assert_eq!(parse_count("price", &json!(0)), Ok(0));
-        assert_eq!(
-            parse_count("price", &json!(MAX_SAFE_INTEGER)),
-            Ok(MAX_SAFE_INTEGER)
-        );
-        assert_eq!(
-            parse_count("price", &json!(MAX_SAFE_INTEGER + 1)).map_err(|e| e.code),
-            Err("out_of_range")
-        );
-        assert_eq!(
-            parse_count("price", &json!(-1)).map_err(|e| e.code),
-            Err("out_of_range")
-        );
-        assert_eq!(
-            parse_count("price", &json!(9.99)).map_err(|e| e.code),
-            Err("invalid_type")
-        );
-        assert_eq!(
-            parse_count("price", &json!("100")).map_err(|e| e.code),
-            Err("invalid_type")
-        );
+        assert_eq!(parse_count("price", &json!(MAX_SAFE_INTEGER)), Ok(MAX_SAFE_INTEGER));
+        assert_eq!(parse_count("price", &json!(MAX_SAFE_INTEGER + 1)).map_err(|e| e.code), Err("out_of_range"));
+        assert_eq!(parse_count("price", &json!(-1)).map_err(|e| e.code), Err("out_of_range"));
+        assert_eq!(parse_count("price", &json!(9.99)).map_err(|e| e.code), Err("invalid_type"));
+        assert_eq!(parse_count("price", &json!("100")).map_err(|e| e.code), Err("invalid_type"));
     }
 
     #[test]
@@ -525,26 +484,14 @@ mod tests {
     #[test]
     fn full_body_requires_name_and_price() {
         let errors = ItemChanges::parse(&object(json!({}))).unwrap_err();
-        assert_eq!(
-            fields_of(&errors),
-            vec![("name", "required"), ("price", "required")]
-        );
+        assert_eq!(fields_of(&errors), vec![("name", "required"), ("price", "required")]);
     }
 
     #[test]
     fn patch_keeps_only_sent_fields_and_rejects_empty_and_null() {
         let patch = ItemPatch::parse(&object(json!({"stock": 3}))).unwrap();
-        assert_eq!(
-            patch,
-            ItemPatch {
-                stock: Stock::new(3),
-                ..ItemPatch::default()
-            }
-        );
-        assert_eq!(
-            fields_of(&ItemPatch::parse(&object(json!({}))).unwrap_err()),
-            vec![("body", "empty")]
-        );
+        assert_eq!(patch, ItemPatch { stock: Stock::new(3), ..ItemPatch::default() });
+        assert_eq!(fields_of(&ItemPatch::parse(&object(json!({}))).unwrap_err()), vec![("body", "empty")]);
         assert_eq!(
             fields_of(&ItemPatch::parse(&object(json!({"name": null}))).unwrap_err()),
             vec![("name", "invalid_type")]
@@ -556,10 +503,7 @@ mod tests {
         let earlier = ItemId::new(Timestamp::from_millis(1_000));
         let later = ItemId::new(Timestamp::from_millis(2_000));
         assert!(earlier < later);
-        assert_eq!(
-            ItemId::parse(&later.to_string().to_lowercase()),
-            Some(later)
-        );
+        assert_eq!(ItemId::parse(&later.to_string().to_lowercase()), Some(later));
         assert_eq!(ItemId::parse("not-an-id"), None);
     }
 }

@@ -1,6 +1,6 @@
 //! What a list request asks for, and one page of what it gets.
 
-use super::{FieldSet, ItemId, ItemStatus, Money};
+use super::{FieldSet, ItemId, ItemStatus, Money, OwnerId};
 
 pub const DEFAULT_PAGE_LIMIT: u16 = 20;
 pub const MAX_PAGE_LIMIT: u16 = 100;
@@ -60,10 +60,7 @@ pub struct PageLimit(u16);
 
 impl PageLimit {
     pub fn parse(raw: &str) -> Option<Self> {
-        raw.parse::<u16>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE_LIMIT).contains(n))
-            .map(Self)
+        raw.parse::<u16>().ok().filter(|n| (1..=MAX_PAGE_LIMIT).contains(n)).map(Self)
     }
 
     pub fn get(self) -> u16 {
@@ -78,10 +75,11 @@ impl Default for PageLimit {
 }
 
 /// Where the previous page ended: the last item's sort values, enough to rebuild the index key.
+/// `price` is absent when the page ended on a creation-time index, which does not need it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PagePosition {
     pub id: ItemId,
-    pub price: Money,
+    pub price: Option<Money>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -92,6 +90,8 @@ pub struct ListQuery {
     pub limit: PageLimit,
     pub fields: Option<FieldSet>,
     pub after: Option<PagePosition>,
+    /// When set, drafts are listed only if this user owns them (see `Principal::can_see`).
+    pub drafts_of: Option<OwnerId>,
 }
 
 /// One page of results and where the next one starts, if there is one.

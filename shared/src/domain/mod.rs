@@ -1,14 +1,15 @@
 //! Domain types: values that are parsed once at the edge and valid from then on.
 
+mod access;
 mod fields;
 mod item;
 mod listing;
 mod time;
 
+pub use access::{Permission, Principal, Role};
 pub use fields::{FieldSet, ItemField};
 pub use item::{
-    Description, Item, ItemChanges, ItemId, ItemName, ItemPatch, ItemStatus, ItemView, Money,
-    OwnerId, Stock, Version,
+    Description, Item, ItemChanges, ItemId, ItemName, ItemPatch, ItemStatus, ItemView, Money, OwnerId, Stock, Version,
 };
 pub use listing::{ListQuery, Page, PageLimit, PagePosition, SortField, SortOrder};
 pub use time::Timestamp;
@@ -23,11 +24,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            code,
-            message: message.into(),
-        }
+        Self { field: field.into(), code, message: message.into() }
     }
 }
 

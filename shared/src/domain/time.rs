@@ -15,9 +15,7 @@ impl Timestamp {
     }
 
     pub fn now() -> Self {
-        let since_epoch = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default();
+        let since_epoch = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         Self(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
     }
 
@@ -26,10 +24,7 @@ impl Timestamp {
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        DateTime::from_str(raw, Format::DateTime)
-            .ok()
-            .and_then(|dt| dt.to_millis().ok())
-            .map(Self)
+        DateTime::from_str(raw, Format::DateTime).ok().and_then(|dt| dt.to_millis().ok()).map(Self)
     }
 
     pub fn as_system_time(self) -> SystemTime {
@@ -42,9 +37,7 @@ impl Timestamp {
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let whole_seconds = DateTime::from_secs(self.0.div_euclid(1000));
-        let text = whole_seconds
-            .fmt(Format::DateTime)
-            .map_err(|_| fmt::Error)?;
+        let text = whole_seconds.fmt(Format::DateTime).map_err(|_| fmt::Error)?;
         let without_zone = text.strip_suffix('Z').ok_or(fmt::Error)?;
         write!(f, "{without_zone}.{:03}Z", self.0.rem_euclid(1000))
     }
@@ -77,14 +70,8 @@ mod tests {
 
     #[test]
     fn always_renders_milliseconds() {
-        assert_eq!(
-            Timestamp::from_millis(1_732_540_800_000).to_string(),
-            "2024-11-25T13:20:00.000Z"
-        );
-        assert_eq!(
-            Timestamp::from_millis(1_732_540_800_230).to_string(),
-            "2024-11-25T13:20:00.230Z"
-        );
+        assert_eq!(Timestamp::from_millis(1_732_540_800_000).to_string(), "2024-11-25T13:20:00.000Z");
+        assert_eq!(Timestamp::from_millis(1_732_540_800_230).to_string(), "2024-11-25T13:20:00.230Z");
     }
 
     #[test]

@@ -1,31 +1,23 @@
-//! Bearer-token authentication: an HS256 JWT with `sub`, `role` and `exp`, verified on every request.
+//! Authentication: who is calling. Either the function verifies the bearer JWT itself (HS256 with
+//! a secret, or RS/ES keys from a JWKS), or API Gateway's JWT authorizer did and the function reads
+//! the claims it passes. Configuration picks the mode; nothing in a request can switch it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use lambda_http::Request;
 use lambda_http::http::header::AUTHORIZATION;
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
 use serde::Deserialize;
 
-use crate::domain::OwnerId;
+use super::jwks::{JwksCache, JwksError};
+use crate::config::{AuthConfig, TokenConfig};
+use crate::domain::{OwnerId, Permission, Principal, Role};
 use crate::error::{ApiError, AuthFailure};
 
-/// Longer tokens are refused before any decoding work: no legitimate token of ours comes close.
-const MAX_TOKEN_BYTES: usize = 8 * 1024;
-const CLOCK_LEEWAY_SECONDS: u64 = 30;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Admin,
-    Moderator,
-    User,
-}
-
-/// The authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub user_id: OwnerId,
-    pub role: Role,
-}
+/// Longer tokens are refused before any decoding work: no legitimate token comes close.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 #[derive(Deserialize)]
 struct Claims {
@@ -34,59 +26,149 @@ struct Claims {
 }
 
 pub struct Authenticator {
-    key: DecodingKey,
-    validation: Validation,
+    mode: Mode,
+}
+
+enum Mode {
+    Verify(Box<Verifier>),
+    Gateway,
+}
+
+struct Verifier {
+    /// One validation per accepted algorithm: jsonwebtoken requires every algorithm in a
+    /// `Validation` to match the key's family, so RS256 and ES256 cannot share one.
+    validations: Vec<(Algorithm, Validation)>,
+    hmac_key: Option<Arc<DecodingKey>>,
+    jwks: Option<JwksCache>,
+}
+
+fn invalid(reason: impl Into<String>) -> ApiError {
+    ApiError::Unauthenticated(AuthFailure::InvalidToken(reason.into()))
 }
 
 impl Authenticator {
-    /// The accepted algorithm is fixed here, never taken from the token's header.
-    pub fn hs256(secret: &[u8]) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        validation.leeway = CLOCK_LEEWAY_SECONDS;
-        validation.validate_nbf = true;
-        Self {
-            key: DecodingKey::from_secret(secret),
-            validation,
-        }
+    pub fn new(config: &AuthConfig) -> Self {
+        let mode = match config {
+            AuthConfig::Gateway => Mode::Gateway,
+            AuthConfig::Verify(tokens) => Mode::Verify(Box::new(Verifier::new(tokens))),
+        };
+        Self { mode }
     }
 
-    pub fn authenticate(&self, request: &Request) -> Result<Principal, ApiError> {
-        let token = bearer_token(request)?;
-        let invalid = |reason: String| ApiError::Unauthenticated(AuthFailure::InvalidToken(reason));
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(invalid(format!(
-                "token of {} bytes exceeds the limit",
-                token.len()
-            )));
-        }
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
-            .map_err(|error| invalid(error.to_string()))?
-            .claims;
-        if claims.sub.trim().is_empty() {
-            return Err(invalid("empty sub claim".to_owned()));
-        }
-        let principal = Principal {
-            user_id: OwnerId::new(claims.sub),
-            role: claims.role,
+    /// HS256 with `secret`: the local default.
+    pub fn hs256(secret: &[u8]) -> Self {
+        Self::new(&AuthConfig::Verify(TokenConfig::hs256(secret)))
+    }
+
+    /// The caller, or 401. Also records the user id on the request's log span.
+    pub async fn authenticate(&self, request: &Request) -> Result<Principal, ApiError> {
+        let principal = match &self.mode {
+            Mode::Verify(verifier) => verifier.verify(bearer_token(request)?).await?,
+            Mode::Gateway => gateway_principal(request)?,
         };
         tracing::Span::current().record("user_id", principal.user_id.as_str());
         Ok(principal)
     }
+
+    /// The caller, or 401; then 403 unless their role grants `permission`.
+    pub async fn require(&self, request: &Request, permission: Permission) -> Result<Principal, ApiError> {
+        let principal = self.authenticate(request).await?;
+        if !principal.has(permission) {
+            return Err(ApiError::Forbidden { permission: permission.as_str() });
+        }
+        Ok(principal)
+    }
+
+    /// How many times the JWKS was fetched in this container (0 without one).
+    pub async fn jwks_fetch_count(&self) -> u64 {
+        match &self.mode {
+            Mode::Verify(verifier) => match &verifier.jwks {
+                Some(jwks) => jwks.fetch_count().await,
+                None => 0,
+            },
+            Mode::Gateway => 0,
+        }
+    }
+}
+
+impl Verifier {
+    fn new(config: &TokenConfig) -> Self {
+        Self {
+            validations: config.algorithms.iter().map(|alg| (*alg, validation_for(*alg, config))).collect(),
+            hmac_key: config.hmac_secret.as_ref().map(|secret| Arc::new(DecodingKey::from_secret(secret.expose()))),
+            jwks: config
+                .jwks_url
+                .as_ref()
+                .map(|url| JwksCache::new(url, config.jwks_cache_ttl, config.jwks_min_refresh_interval)),
+        }
+    }
+
+    async fn verify(&self, token: &str) -> Result<Principal, ApiError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(invalid(format!("token of {} bytes exceeds the limit", token.len())));
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|e| invalid(format!("header: {e}")))?;
+        // Checked before any key lookup, so a token cannot pick its own algorithm or make us fetch keys.
+        let Some((_, validation)) = self.validations.iter().find(|(alg, _)| *alg == header.alg) else {
+            return Err(invalid(format!("algorithm {:?} is not accepted", header.alg)));
+        };
+        let key = self.key_for(header.alg, header.kid.as_deref()).await?;
+        let claims =
+            jsonwebtoken::decode::<Claims>(token, &key, validation).map_err(|e| invalid(e.to_string()))?.claims;
+        principal(claims.sub, claims.role)
+    }
+
+    async fn key_for(&self, algorithm: Algorithm, kid: Option<&str>) -> Result<Arc<DecodingKey>, ApiError> {
+        if matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+            return self.hmac_key.clone().ok_or_else(|| invalid("no HMAC secret configured"));
+        }
+        let jwks = self.jwks.as_ref().ok_or_else(|| invalid("no JWKS configured"))?;
+        let kid = kid.ok_or_else(|| invalid("token has no kid"))?;
+        jwks.key(kid).await.map_err(|error| match error {
+            JwksError::UnknownKey => invalid(format!("unknown kid {kid:?}")),
+            JwksError::Unavailable(reason) => ApiError::Internal { context: "JWKS unavailable", source: reason.into() },
+        })
+    }
+}
+
+/// Claims rules for tokens signed with `algorithm`: `exp` and `sub` always required, `nbf`
+/// honoured, `iss` and `aud` required and checked when configured.
+fn validation_for(algorithm: Algorithm, config: &TokenConfig) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.leeway = config.leeway_seconds;
+    validation.validate_nbf = true;
+    let mut required = vec!["exp", "sub"];
+    match &config.issuer {
+        Some(issuer) => {
+            validation.set_issuer(&[issuer]);
+            required.push("iss");
+        }
+        None => validation.iss = None,
+    }
+    match &config.audience {
+        Some(audience) => {
+            validation.set_audience(&[audience]);
+            required.push("aud");
+        }
+        None => validation.validate_aud = false,
+    }
+    validation.set_required_spec_claims(&required);
+    validation
+}
+
+fn principal(sub: String, role: Role) -> Result<Principal, ApiError> {
+    if sub.trim().is_empty() {
+        return Err(invalid("empty sub claim"));
+    }
+    Ok(Principal { user_id: OwnerId::new(sub), role })
 }
 
 fn bearer_token(request: &Request) -> Result<&str, ApiError> {
     let Some(header) = request.headers().get(AUTHORIZATION) else {
         return Err(ApiError::Unauthenticated(AuthFailure::MissingToken));
     };
-    let invalid =
-        |reason: &str| ApiError::Unauthenticated(AuthFailure::InvalidToken(reason.to_owned()));
-    let value = header
-        .to_str()
-        .map_err(|_| invalid("authorization header is not ASCII"))?;
-    let (scheme, token) = value
-        .split_once(' ')
-        .ok_or_else(|| invalid("authorization header has no scheme"))?;
+    let value = header.to_str().map_err(|_| invalid("authorization header is not ASCII"))?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(|| invalid("authorization header has no scheme"))?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(invalid("authorization scheme is not Bearer"));
     }
@@ -95,6 +177,26 @@ fn bearer_token(request: &Request) -> Result<&str, ApiError> {
         return Err(invalid("empty bearer token"));
     }
     Ok(token)
+}
+
+/// Claims API Gateway's JWT authorizer verified and put in the request context. The
+/// `Authorization` header is not read in this mode: only what the gateway vouched for counts.
+fn gateway_principal(request: &Request) -> Result<Principal, ApiError> {
+    let claims: Option<&HashMap<String, String>> = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => {
+            context.authorizer.as_ref().and_then(|authorizer| authorizer.jwt.as_ref()).map(|jwt| &jwt.claims)
+        }
+        _ => None,
+    };
+    let Some(claims) = claims else {
+        return Err(ApiError::Unauthenticated(AuthFailure::MissingToken));
+    };
+    let sub = claims.get("sub").cloned().ok_or_else(|| invalid("authorizer claims lack sub"))?;
+    let role = claims
+        .get("role")
+        .and_then(|raw| Role::parse(raw))
+        .ok_or_else(|| invalid("authorizer claims lack a known role"))?;
+    principal(sub, role)
 }
 
 #[cfg(test)]
@@ -111,12 +213,7 @@ mod tests {
     }
 
     fn token(claims: serde_json::Value, secret: &[u8]) -> String {
-        encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &EncodingKey::from_secret(secret),
-        )
-        .unwrap()
+        encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret)).unwrap()
     }
 
     fn request_with(authorization: Option<String>) -> Request {
@@ -127,47 +224,33 @@ mod tests {
         builder.body(lambda_http::Body::Empty).unwrap()
     }
 
-    fn outcome(authorization: Option<String>) -> Result<Principal, ApiError> {
-        Authenticator::hs256(SECRET).authenticate(&request_with(authorization))
+    async fn outcome(authorization: Option<String>) -> Result<Principal, ApiError> {
+        Authenticator::hs256(SECRET).authenticate(&request_with(authorization)).await
     }
 
     fn is_invalid(result: Result<Principal, ApiError>) -> bool {
-        matches!(
-            result,
-            Err(ApiError::Unauthenticated(AuthFailure::InvalidToken(_)))
-        )
+        matches!(result, Err(ApiError::Unauthenticated(AuthFailure::InvalidToken(_))))
     }
 
-    #[test]
-    fn accepts_a_valid_token() {
-        let good = token(
-            json!({"sub": "alice", "role": "user", "exp": now() + 60}),
-            SECRET,
-        );
-        let principal = outcome(Some(format!("Bearer {good}"))).unwrap();
-        assert_eq!(
-            principal,
-            Principal {
-                user_id: OwnerId::new("alice"),
-                role: Role::User
-            }
-        );
+    #[tokio::test]
+    async fn accepts_a_valid_token() {
+        let good = token(json!({"sub": "alice", "role": "user", "exp": now() + 60}), SECRET);
+        let principal = outcome(Some(format!("Bearer {good}"))).await.unwrap();
+        assert_eq!(principal, Principal { user_id: OwnerId::new("alice"), role: Role::User });
     }
 
-    #[test]
-    fn missing_header_is_distinguished_from_a_bad_token() {
-        assert!(matches!(
-            outcome(None),
-            Err(ApiError::Unauthenticated(AuthFailure::MissingToken))
-        ));
+    #[tokio::test]
+    async fn missing_header_is_distinguished_from_a_bad_token() {
+        assert!(matches!(outcome(None).await, Err(ApiError::Unauthenticated(AuthFailure::MissingToken))));
     }
 
-    #[test]
-    fn rejects_bad_tokens() {
+    #[tokio::test]
+    async fn rejects_bad_tokens() {
         let exp = now() + 60;
+        let claims = json!({"sub": "a", "role": "user", "exp": exp});
         let cases = [
-            ("wrong scheme", format!("Basic {}", token(json!({"sub": "a", "role": "user", "exp": exp}), SECRET))),
-            ("wrong secret", format!("Bearer {}", token(json!({"sub": "a", "role": "user", "exp": exp}), b"another-secret-another-secret-another"))),
+            ("wrong scheme", format!("Basic {}", token(claims.clone(), SECRET))),
+            ("wrong secret", format!("Bearer {}", token(claims.clone(), b"another-secret-another-secret-another"))),
             ("expired", format!("Bearer {}", token(json!({"sub": "a", "role": "user", "exp": now() - 3600}), SECRET))),
             ("no exp", format!("Bearer {}", token(json!({"sub": "a", "role": "user"}), SECRET))),
             ("no role", format!("Bearer {}", token(json!({"sub": "a", "exp": exp}), SECRET))),
@@ -175,13 +258,17 @@ mod tests {
             ("empty sub", format!("Bearer {}", token(json!({"sub": " ", "role": "user", "exp": exp}), SECRET))),
             ("garbage", "Bearer not.a.jwt".to_owned()),
             ("oversize", format!("Bearer {}", "a".repeat(MAX_TOKEN_BYTES + 1))),
-            ("alg none", "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhIiwicm9sZSI6ImFkbWluIiwiZXhwIjo5OTk5OTk5OTk5fQ.".to_owned()),
         ];
         for (case, header) in cases {
-            assert!(
-                is_invalid(outcome(Some(header))),
-                "{case} should be rejected as an invalid token"
-            );
+            assert!(is_invalid(outcome(Some(header)).await), "{case} should be rejected as an invalid token");
         }
+    }
+
+    #[tokio::test]
+    async fn users_lack_the_delete_permission() {
+        let good = token(json!({"sub": "alice", "role": "user", "exp": now() + 60}), SECRET);
+        let request = request_with(Some(format!("Bearer {good}")));
+        let outcome = Authenticator::hs256(SECRET).require(&request, Permission::Delete).await;
+        assert!(matches!(outcome, Err(ApiError::Forbidden { permission: "delete" })));
     }
 }

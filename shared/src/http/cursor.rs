@@ -18,24 +18,14 @@ pub struct CursorCodec {
 
 impl CursorCodec {
     pub fn new(secret: &[u8]) -> Self {
-        Self {
-            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
-        }
+        Self { key: hmac::Key::new(hmac::HMAC_SHA256, secret) }
     }
 
     pub fn encode(&self, query: &ListQuery, position: PagePosition) -> String {
-        let payload = format!(
-            "{VERSION}|{}|{}|{}",
-            fingerprint(query),
-            position.id,
-            position.price.get()
-        );
+        let price = position.price.map_or_else(|| "-".to_owned(), |price| price.get().to_string());
+        let payload = format!("{VERSION}|{}|{}|{price}", fingerprint(query), position.id);
         let tag = hmac::sign(&self.key, payload.as_bytes());
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(&payload),
-            URL_SAFE_NO_PAD.encode(&tag.as_ref()[..TAG_BYTES])
-        )
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(&tag.as_ref()[..TAG_BYTES]))
     }
 
     pub fn decode(&self, cursor: &str, query: &ListQuery) -> Result<PagePosition, ApiError> {
@@ -56,24 +46,16 @@ impl CursorCodec {
 
         let payload = String::from_utf8(payload).ok()?;
         let mut parts = payload.split('|');
-        let (version, status, sort, order, id, price) = (
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-        );
-        if parts.next().is_some()
-            || version != VERSION
-            || [status, sort, order].join("|") != fingerprint(query)
-        {
+        let (version, status, sort, order, id, price) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || version != VERSION || [status, sort, order].join("|") != fingerprint(query) {
             return None;
         }
-        Some(PagePosition {
-            id: ItemId::parse(id)?,
-            price: Money::new(price.parse().ok()?)?,
-        })
+        let price = match price {
+            "-" => None,
+            digits => Some(Money::new(digits.parse().ok()?)?),
+        };
+        Some(PagePosition { id: ItemId::parse(id)?, price })
     }
 }
 
@@ -89,33 +71,31 @@ mod tests {
     use crate::domain::{ItemStatus, SortField, SortOrder, Timestamp};
 
     fn position() -> PagePosition {
-        PagePosition {
-            id: ItemId::new(Timestamp::from_millis(1_700_000_000_000)),
-            price: Money::new(250).unwrap(),
-        }
+        PagePosition { id: ItemId::new(Timestamp::from_millis(1_700_000_000_000)), price: Money::new(250) }
     }
 
     #[test]
     fn round_trips_for_the_same_query() {
         let codec = CursorCodec::new(b"k");
-        let query = ListQuery {
-            status: Some(ItemStatus::Active),
-            sort: SortField::Price,
-            ..ListQuery::default()
-        };
+        let query = ListQuery { status: Some(ItemStatus::Active), sort: SortField::Price, ..ListQuery::default() };
         let position = position();
         let cursor = codec.encode(&query, position);
         assert_eq!(codec.decode(&cursor, &query).unwrap(), position);
     }
 
     #[test]
+    fn round_trips_a_position_without_price() {
+        let codec = CursorCodec::new(b"k");
+        let position = PagePosition { price: None, ..position() };
+        let cursor = codec.encode(&ListQuery::default(), position);
+        assert_eq!(codec.decode(&cursor, &ListQuery::default()).unwrap(), position);
+    }
+
+    #[test]
     fn rejects_a_cursor_from_another_query() {
         let codec = CursorCodec::new(b"k");
         let cursor = codec.encode(&ListQuery::default(), position());
-        let other = ListQuery {
-            order: SortOrder::Asc,
-            ..ListQuery::default()
-        };
+        let other = ListQuery { order: SortOrder::Asc, ..ListQuery::default() };
         assert!(codec.decode(&cursor, &other).is_err());
     }
 
@@ -125,26 +105,11 @@ mod tests {
         let query = ListQuery::default();
         let cursor = codec.encode(&query, position());
         let (payload, tag) = cursor.split_once('.').unwrap();
-        let forged_payload = URL_SAFE_NO_PAD.encode(
-            String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap())
-                .unwrap()
-                .replace("|250", "|999"),
-        );
-        for bad in [
-            format!("{forged_payload}.{tag}"),
-            "abc".to_owned(),
-            "a.b".to_owned(),
-            String::new(),
-        ] {
-            assert!(
-                codec.decode(&bad, &query).is_err(),
-                "{bad:?} must be rejected"
-            );
+        let forged_payload = URL_SAFE_NO_PAD
+            .encode(String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap().replace("|250", "|999"));
+        for bad in [format!("{forged_payload}.{tag}"), "abc".to_owned(), "a.b".to_owned(), String::new()] {
+            assert!(codec.decode(&bad, &query).is_err(), "{bad:?} must be rejected");
         }
-        assert!(
-            CursorCodec::new(b"other key")
-                .decode(&cursor, &query)
-                .is_err()
-        );
+        assert!(CursorCodec::new(b"other key").decode(&cursor, &query).is_err());
     }
 }

@@ -1,4 +1,5 @@
-//! The six item routes, from request to reply. Each function is one route's whole behaviour.
+//! The six item routes, from request to reply. Each function is one route's whole behaviour,
+//! starting with the permission it needs.
 
 use lambda_http::Request;
 use lambda_http::http::header::{ETAG, LOCATION};
@@ -6,80 +7,64 @@ use lambda_http::http::header::{ETAG, LOCATION};
 use super::request;
 use super::response::{PageInfo, Reply};
 use crate::app::App;
-use crate::domain::{ItemChanges, ItemPatch};
+use crate::domain::{ItemChanges, ItemPatch, Permission};
 use crate::error::ApiError;
 
 /// `GET /api/items`
 pub async fn list(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    app.auth.authenticate(req)?;
+    let caller = app.auth.require(req, Permission::Read).await?;
     let query = request::list_query(req, &app.cursors)?;
-    let page = app.items.list(&query).await?;
-    let next_cursor = page
-        .next
-        .map(|position| app.cursors.encode(&query, position));
-    Reply::page(
-        page.items,
-        PageInfo {
-            limit: query.limit.get(),
-            next_cursor,
-        },
-    )
+    let page = app.items.list(&caller, query.clone()).await?;
+    let next_cursor = page.next.map(|position| app.cursors.encode(&query, position));
+    Reply::page(page.items, PageInfo { limit: query.limit.get(), next_cursor })
 }
 
 /// `GET /api/items/{id}`
 pub async fn get(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    app.auth.authenticate(req)?;
+    let caller = app.auth.require(req, Permission::Read).await?;
     let id = request::item_id(req)?;
     let fields = request::item_fields(req)?;
-    let (item, version) = app.items.get(id, fields).await?;
+    let (item, version) = app.items.get(&caller, id, fields).await?;
     Ok(Reply::ok(item)?.header(ETAG, version.etag()))
 }
 
 /// `POST /api/items`
 pub async fn create(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let caller = app.auth.authenticate(req)?;
+    let caller = app.auth.require(req, Permission::Write).await?;
     request::no_query(req)?;
     let content = ItemChanges::parse(&request::json_object(req)?).map_err(ApiError::Validation)?;
     let item = app.items.create(&caller, content, app.now()).await?;
-    Ok(Reply::created(&item)?
-        .header(LOCATION, format!("/api/items/{}", item.id))
-        .header(ETAG, item.version.etag()))
+    Ok(Reply::created(&item)?.header(LOCATION, format!("/api/items/{}", item.id)).header(ETAG, item.version.etag()))
 }
 
 /// `PUT /api/items/{id}`: full replacement of the client-owned fields.
 pub async fn replace(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    app.auth.authenticate(req)?;
+    let caller = app.auth.require(req, Permission::Write).await?;
     let id = request::item_id(req)?;
     request::no_query(req)?;
     let precondition = request::precondition(req)?;
     let content = ItemChanges::parse(&request::json_object(req)?).map_err(ApiError::Validation)?;
-    let item = app
-        .items
-        .replace(id, &content, &precondition, app.now())
-        .await?;
+    let item = app.items.replace(&caller, id, &content, precondition, app.now()).await?;
     Ok(Reply::ok(&item)?.header(ETAG, item.version.etag()))
 }
 
 /// `PATCH /api/items/{id}`: only the fields sent change.
 pub async fn update(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    app.auth.authenticate(req)?;
+    let caller = app.auth.require(req, Permission::Write).await?;
     let id = request::item_id(req)?;
     request::no_query(req)?;
     let precondition = request::precondition(req)?;
     let patch = ItemPatch::parse(&request::json_object(req)?).map_err(ApiError::Validation)?;
-    let item = app
-        .items
-        .update(id, &patch, &precondition, app.now())
-        .await?;
+    let item = app.items.update(&caller, id, &patch, precondition, app.now()).await?;
     Ok(Reply::ok(&item)?.header(ETAG, item.version.etag()))
 }
 
 /// `DELETE /api/items/{id}`
 pub async fn delete(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    app.auth.authenticate(req)?;
+    let caller = app.auth.require(req, Permission::Delete).await?;
     let id = request::item_id(req)?;
     request::no_query(req)?;
     let precondition = request::precondition(req)?;
-    app.items.delete(id, &precondition).await?;
+    app.items.delete(&caller, id, precondition).await?;
     Ok(Reply::no_content())
 }

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod cursor;
 pub mod items;
+pub mod jwks;
 pub mod request;
 pub mod response;
 mod serve;

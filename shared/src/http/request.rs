@@ -8,9 +8,7 @@ use lambda_http::{Request, RequestExt};
 use serde_json::{Map, Value};
 
 use super::cursor::CursorCodec;
-use crate::domain::{
-    FieldError, FieldSet, ItemId, ItemStatus, ListQuery, PageLimit, SortField, SortOrder, Version,
-};
+use crate::domain::{FieldError, FieldSet, ItemId, ItemStatus, ListQuery, PageLimit, SortField, SortOrder, Version};
 use crate::error::ApiError;
 use crate::repository::Precondition;
 
@@ -27,55 +25,34 @@ pub fn item_id(request: &Request) -> Result<ItemId, ApiError> {
         // Events without path parameters (a bare proxy integration) still carry the path.
         .or_else(|| request.uri().path().rsplit('/').next().map(str::to_owned))
         .unwrap_or_default();
-    ItemId::parse(&raw).ok_or_else(|| {
-        ApiError::invalid_field("id", "invalid", "must be a 26-character item id (ULID)")
-    })
+    ItemId::parse(&raw).ok_or_else(|| ApiError::invalid_field("id", "invalid", "must be a 26-character item id (ULID)"))
 }
 
 /// The body as a JSON object, after checking its content type and size.
 pub fn json_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
-    let content_type = request
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let content_type = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !is_json(content_type) {
         return Err(ApiError::UnsupportedMediaType);
     }
     let body: &[u8] = request.body().as_ref();
     if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge {
-            limit_bytes: MAX_BODY_BYTES,
-        });
+        return Err(ApiError::PayloadTooLarge { limit_bytes: MAX_BODY_BYTES });
     }
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request(
-            "empty_body",
-            "the request body is empty; send a JSON object",
-        ));
+        return Err(ApiError::bad_request("empty_body", "the request body is empty; send a JSON object"));
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(ApiError::bad_request(
-            "invalid_body",
-            "the request body must be a JSON object",
-        )),
-        Err(error) => Err(ApiError::bad_request(
-            "invalid_json",
-            format!("the request body is not valid JSON: {error}"),
-        )),
+        Ok(_) => Err(ApiError::bad_request("invalid_body", "the request body must be a JSON object")),
+        Err(error) => {
+            Err(ApiError::bad_request("invalid_json", format!("the request body is not valid JSON: {error}")))
+        }
     }
 }
 
 fn is_json(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// `If-Match`: absent or `*` means "must exist"; otherwise the stored version must be one of the
@@ -92,19 +69,13 @@ pub fn precondition(request: &Request) -> Result<Precondition, ApiError> {
         return Ok(Precondition::Exists);
     }
     let mut versions = Vec::new();
-    for tag in values
-        .iter()
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
-    {
+    for tag in values.iter().flat_map(|value| value.split(',')).map(str::trim) {
         match tag {
             "*" => return Ok(Precondition::Exists),
             weak if weak.starts_with("W/") => {}
             strong => {
-                let inner = strong
-                    .strip_prefix('"')
-                    .and_then(|rest| rest.strip_suffix('"'))
-                    .ok_or_else(invalid_if_match)?;
+                let inner =
+                    strong.strip_prefix('"').and_then(|rest| rest.strip_suffix('"')).ok_or_else(invalid_if_match)?;
                 if let Ok(number) = inner.parse::<u64>() {
                     versions.push(Version::new(number));
                 }
@@ -115,10 +86,7 @@ pub fn precondition(request: &Request) -> Result<Precondition, ApiError> {
 }
 
 fn invalid_if_match() -> ApiError {
-    ApiError::bad_request(
-        "invalid_if_match",
-        "If-Match must be * or a list of quoted ETags, e.g. \"3\"",
-    )
+    ApiError::bad_request("invalid_if_match", "If-Match must be * or a list of quoted ETags, e.g. \"3\"")
 }
 
 /// Query parameters, each present at most once, none unknown.
@@ -141,19 +109,11 @@ impl QueryParams {
                     },
                 ));
             } else if params.insert(key.to_owned(), value.to_owned()).is_some() {
-                errors.push(FieldError::new(
-                    key,
-                    "repeated",
-                    "must be given at most once",
-                ));
+                errors.push(FieldError::new(key, "repeated", "must be given at most once"));
             }
         }
         errors.dedup();
-        if errors.is_empty() {
-            Ok(Self(params))
-        } else {
-            Err(ApiError::Validation(errors))
-        }
+        if errors.is_empty() { Ok(Self(params)) } else { Err(ApiError::Validation(errors)) }
     }
 
     fn get(&self, key: &str) -> Option<&str> {
@@ -169,16 +129,10 @@ pub fn no_query(request: &Request) -> Result<(), ApiError> {
 /// `GET /api/items/{id}` accepts only `fields`.
 pub fn item_fields(request: &Request) -> Result<Option<FieldSet>, ApiError> {
     let params = QueryParams::read(request, &["fields"])?;
-    params
-        .get("fields")
-        .map(FieldSet::parse)
-        .transpose()
-        .map_err(|e| ApiError::Validation(vec![e]))
+    params.get("fields").map(FieldSet::parse).transpose().map_err(|e| ApiError::Validation(vec![e]))
 }
 
-const LIST_PARAMETERS: [&str; 7] = [
-    "status", "sort", "order", "limit", "cursor", "fields", "offset",
-];
+const LIST_PARAMETERS: [&str; 7] = ["status", "sort", "order", "limit", "cursor", "fields", "offset"];
 
 /// `GET /api/items` parameters; every bad one is reported together.
 pub fn list_query(request: &Request, cursors: &CursorCodec) -> Result<ListQuery, ApiError> {
@@ -198,21 +152,13 @@ pub fn list_query(request: &Request, cursors: &CursorCodec) -> Result<ListQuery,
             }
         }
     };
-    parse(
-        "status",
-        "must be one of: draft, active, archived",
-        &mut |raw| {
-            ItemStatus::parse(raw)
-                .map(|s| query.status = Some(s))
-                .is_some()
-        },
-    );
+    parse("status", "must be one of: draft, active, archived", &mut |raw| {
+        ItemStatus::parse(raw).map(|s| query.status = Some(s)).is_some()
+    });
     parse("sort", "must be one of: created_at, price", &mut |raw| {
         SortField::parse(raw).map(|s| query.sort = s).is_some()
     });
-    parse("order", "must be one of: asc, desc", &mut |raw| {
-        SortOrder::parse(raw).map(|o| query.order = o).is_some()
-    });
+    parse("order", "must be one of: asc, desc", &mut |raw| SortOrder::parse(raw).map(|o| query.order = o).is_some());
     parse("limit", "must be an integer from 1 to 100", &mut |raw| {
         PageLimit::parse(raw).map(|l| query.limit = l).is_some()
     });
@@ -245,15 +191,9 @@ mod tests {
         }
         let mut params: HashMap<String, Vec<String>> = HashMap::new();
         for (key, value) in query {
-            params
-                .entry((*key).to_owned())
-                .or_default()
-                .push((*value).to_owned());
+            params.entry((*key).to_owned()).or_default().push((*value).to_owned());
         }
-        builder
-            .body(Body::Text(body.to_owned()))
-            .unwrap()
-            .with_query_string_parameters(params)
+        builder.body(Body::Text(body.to_owned())).unwrap().with_query_string_parameters(params)
     }
 
     fn codes(error: ApiError) -> Vec<(String, &'static str)> {
@@ -272,16 +212,7 @@ mod tests {
 
     #[test]
     fn list_query_reports_each_bad_parameter() {
-        let req = request(
-            &[
-                ("limit", "0"),
-                ("sort", "name"),
-                ("order", "up"),
-                ("status", "x"),
-            ],
-            &[],
-            "",
-        );
+        let req = request(&[("limit", "0"), ("sort", "name"), ("order", "up"), ("status", "x")], &[], "");
         let mut found = codes(list_query(&req, &CursorCodec::new(b"k")).unwrap_err());
         found.sort();
         let fields: Vec<_> = found.iter().map(|(f, _)| f.as_str()).collect();
@@ -300,11 +231,7 @@ mod tests {
             "unknown_parameter"
         );
         assert_eq!(
-            codes(
-                list_query(&request(&[("limit", "1"), ("limit", "2")], &[], ""), &codec)
-                    .unwrap_err()
-            )[0]
-            .1,
+            codes(list_query(&request(&[("limit", "1"), ("limit", "2")], &[], ""), &codec).unwrap_err())[0].1,
             "repeated"
         );
     }
@@ -313,59 +240,22 @@ mod tests {
     fn body_must_be_a_json_object_of_bounded_size() {
         let json = [("content-type", "application/json")];
         assert!(json_object(&request(&[], &json, r#"{"name":"x"}"#)).is_ok());
-        assert!(
-            json_object(&request(
-                &[],
-                &[("content-type", "application/json; charset=utf-8")],
-                "{}"
-            ))
-            .is_ok()
-        );
-        assert_eq!(
-            json_object(&request(&[], &[("content-type", "text/plain")], "{}"))
-                .unwrap_err()
-                .status(),
-            415
-        );
-        assert_eq!(
-            json_object(&request(&[], &[], "{}")).unwrap_err().status(),
-            415
-        );
-        assert_eq!(
-            json_object(&request(&[], &json, "{oops"))
-                .unwrap_err()
-                .code(),
-            "invalid_json"
-        );
-        assert_eq!(
-            json_object(&request(&[], &json, "[1]")).unwrap_err().code(),
-            "invalid_body"
-        );
-        assert_eq!(
-            json_object(&request(&[], &json, "  ")).unwrap_err().code(),
-            "empty_body"
-        );
+        assert!(json_object(&request(&[], &[("content-type", "application/json; charset=utf-8")], "{}")).is_ok());
+        assert_eq!(json_object(&request(&[], &[("content-type", "text/plain")], "{}")).unwrap_err().status(), 415);
+        assert_eq!(json_object(&request(&[], &[], "{}")).unwrap_err().status(), 415);
+        assert_eq!(json_object(&request(&[], &json, "{oops")).unwrap_err().code(), "invalid_json");
+        assert_eq!(json_object(&request(&[], &json, "[1]")).unwrap_err().code(), "invalid_body");
+        assert_eq!(json_object(&request(&[], &json, "  ")).unwrap_err().code(), "empty_body");
         let huge = format!(r#"{{"description":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));
-        assert_eq!(
-            json_object(&request(&[], &json, &huge))
-                .unwrap_err()
-                .status(),
-            413
-        );
+        assert_eq!(json_object(&request(&[], &json, &huge)).unwrap_err().status(), 413);
     }
 
     #[test]
     fn if_match_parsing() {
         let with = |value: &str| precondition(&request(&[], &[("if-match", value)], ""));
-        assert_eq!(
-            precondition(&request(&[], &[], "")).unwrap(),
-            Precondition::Exists
-        );
+        assert_eq!(precondition(&request(&[], &[], "")).unwrap(), Precondition::Exists);
         assert_eq!(with("*").unwrap(), Precondition::Exists);
-        assert_eq!(
-            with("\"3\"").unwrap(),
-            Precondition::VersionIn(vec![Version::new(3)])
-        );
+        assert_eq!(with("\"3\"").unwrap(), Precondition::VersionIn(vec![Version::new(3)]));
         assert_eq!(
             with("\"3\", W/\"4\", \"5\"").unwrap(),
             Precondition::VersionIn(vec![Version::new(3), Version::new(5)])

@@ -40,32 +40,13 @@ impl Reply {
     }
 
     pub fn no_content() -> Self {
-        Self {
-            status: StatusCode::NO_CONTENT,
-            body: None,
-            headers: Vec::new(),
-        }
+        Self { status: StatusCode::NO_CONTENT, body: None, headers: Vec::new() }
     }
 
-    fn with_status(
-        status: StatusCode,
-        data: impl Serialize,
-        page: Option<PageInfo>,
-    ) -> Result<Self, ApiError> {
-        let body = serde_json::to_string(&Envelope {
-            success: true,
-            data,
-            page,
-        })
-        .map_err(|e| ApiError::Internal {
-            context: "serialize response",
-            source: e.into(),
-        })?;
-        Ok(Self {
-            status,
-            body: Some(body),
-            headers: Vec::new(),
-        })
+    fn with_status(status: StatusCode, data: impl Serialize, page: Option<PageInfo>) -> Result<Self, ApiError> {
+        let body = serde_json::to_string(&Envelope { success: true, data, page })
+            .map_err(|e| ApiError::Internal { context: "serialize response", source: e.into() })?;
+        Ok(Self { status, body: Some(body), headers: Vec::new() })
     }
 
     pub fn header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
@@ -82,16 +63,10 @@ impl Reply {
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         if self.body.is_some() {
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
         // Item data is per-user once ownership rules apply: never let a shared cache keep it.
-        headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("private, no-cache"),
-        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
         for (name, value) in self.headers {
             if let Ok(value) = HeaderValue::try_from(value) {
                 headers.insert(name, value);

@@ -11,10 +11,10 @@ use serde::Serialize;
 
 use super::keys;
 use super::records::ItemRecord;
-use super::{ItemRepository, Precondition, StoreError};
+use super::{ItemRepository, Precondition, StoreError, WriteGuard};
 use crate::domain::{
-    FieldSet, Item, ItemChanges, ItemField, ItemId, ItemPatch, ItemView, ListQuery, Page,
-    PagePosition, SortOrder, Timestamp,
+    FieldSet, Item, ItemChanges, ItemField, ItemId, ItemPatch, ItemStatus, ItemView, ListQuery, Page, PagePosition,
+    SortOrder, Timestamp,
 };
 
 #[derive(Clone)]
@@ -25,17 +25,13 @@ pub struct DynamoItemRepository {
 
 impl DynamoItemRepository {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 }
 
 impl ItemRepository for DynamoItemRepository {
     async fn create(&self, item: &Item) -> Result<(), StoreError> {
-        let record =
-            serde_dynamo::to_item(ItemRecord::new(item)).map_err(failed("encode item record"))?;
+        let record = serde_dynamo::to_item(ItemRecord::new(item)).map_err(failed("encode item record"))?;
         self.client
             .put_item()
             .table_name(&self.table)
@@ -64,10 +60,7 @@ impl ItemRepository for DynamoItemRepository {
             .send()
             .await
             .map_err(|err| classify(err.into_service_error(), "get item"))?;
-        output
-            .item
-            .map(|stored| serde_dynamo::from_item(stored).map_err(failed("decode item")))
-            .transpose()
+        output.item.map(|stored| serde_dynamo::from_item(stored).map_err(failed("decode item"))).transpose()
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<ItemView>, StoreError> {
@@ -75,47 +68,67 @@ impl ItemRepository for DynamoItemRepository {
         let requested = query.fields.unwrap_or_else(FieldSet::all);
         // The next cursor is built from the last item's id and price, so always read those.
         let projection = Projection::of(requested.with(ItemField::Id).with(ItemField::Price));
-        let page_size = query.limit.get() as usize;
-        let mut names = projection.names;
-        names.insert(
-            "#partition".to_owned(),
-            index.partition_attribute.to_owned(),
-        );
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index.name)
-            .key_condition_expression("#partition = :partition")
-            .expression_attribute_values(
-                ":partition",
-                AttributeValue::S(index.partition_value.clone()),
-            )
-            .set_expression_attribute_names(Some(names))
-            .projection_expression(projection.expression)
-            .scan_index_forward(query.order == SortOrder::Asc)
-            // One extra row tells whether another page exists, so the last page never has a cursor.
-            .limit(i32::from(query.limit.get()) + 1)
-            .set_exclusive_start_key(
-                query
-                    .after
-                    .map(|position| keys::start_key(&index, position)),
-            )
-            .send()
-            .await
-            .map_err(|err| classify(err.into_service_error(), "query items"))?;
+        let page_size = usize::from(query.limit.get());
+        let filter = VisibilityFilter::for_query(query);
+        // Unfiltered, every row read is returned, so one row beyond the page tells whether another
+        // page exists. Filtered, read more per call so one call usually fills the page.
+        let read_limit = if filter.is_some() { (page_size + 1) * 4 } else { page_size + 1 };
+        let mut start = match query.after {
+            Some(position) => Some(keys::start_key(&index, position).ok_or_else(|| StoreError::Failed {
+                context: "cursor position lacks the price its index sorts by",
+                source: "bad cursor position".into(),
+            })?),
+            None => None,
+        };
 
-        let mut views: Vec<ItemView> = serde_dynamo::from_items(output.items.unwrap_or_default())
-            .map_err(failed("decode items"))?;
-        let has_more = views.len() > page_size;
-        views.truncate(page_size);
-        let next = if has_more {
+        let mut views: Vec<ItemView> = Vec::new();
+        let mut resume_after = None;
+        for _ in 0..MAX_QUERY_CALLS_PER_PAGE {
+            let mut names = projection.names.clone();
+            names.insert("#partition".to_owned(), index.partition_attribute.to_owned());
+            let mut values =
+                HashMap::from([(":partition".to_owned(), AttributeValue::S(index.partition_value.clone()))]);
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index.name)
+                .key_condition_expression("#partition = :partition")
+                .projection_expression(&projection.expression)
+                .scan_index_forward(query.order == SortOrder::Asc)
+                .limit(i32::try_from(read_limit).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take());
+            if let Some(filter) = &filter {
+                names.extend(filter.names.clone());
+                values.extend(filter.values.clone());
+                request = request.filter_expression(filter.expression);
+            }
+            let output = request
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
+                .send()
+                .await
+                .map_err(|err| classify(err.into_service_error(), "query items"))?;
+            let batch: Vec<ItemView> =
+                serde_dynamo::from_items(output.items.unwrap_or_default()).map_err(failed("decode items"))?;
+            views.extend(batch);
+            resume_after = output.last_evaluated_key;
+            if views.len() > page_size || resume_after.is_none() {
+                break;
+            }
+            start = resume_after.clone();
+        }
+
+        let next = if views.len() > page_size {
+            views.truncate(page_size);
             views.last().map(position_of).transpose()?
         } else {
-            None
+            // The page is short (filtered rows, or the per-page call budget ran out): resume after
+            // the last row DynamoDB evaluated, returned or not.
+            resume_after.as_ref().and_then(keys::position_of_key)
         };
         for view in &mut views {
-            keep_only(view, requested);
+            view.retain(requested);
         }
         Ok(Page { items: views, next })
     }
@@ -124,7 +137,7 @@ impl ItemRepository for DynamoItemRepository {
         &self,
         id: ItemId,
         changes: &ItemChanges,
-        precondition: &Precondition,
+        guard: &WriteGuard,
         now: Timestamp,
     ) -> Result<Item, StoreError> {
         let patch = ItemPatch {
@@ -134,24 +147,17 @@ impl ItemRepository for DynamoItemRepository {
             price: Some(changes.price),
             stock: Some(changes.stock),
         };
-        self.update(id, &patch, precondition, now).await
+        self.update(id, &patch, guard, now).await
     }
 
     async fn update(
         &self,
         id: ItemId,
         patch: &ItemPatch,
-        precondition: &Precondition,
+        guard: &WriteGuard,
         now: Timestamp,
     ) -> Result<Item, StoreError> {
-        let versions = match precondition {
-            Precondition::VersionIn(versions) if versions.is_empty() => {
-                return Err(StoreError::PreconditionFailed);
-            }
-            Precondition::VersionIn(versions) => versions.as_slice(),
-            Precondition::Exists => &[],
-        };
-        let mut write = ConditionalWrite::new(versions)?;
+        let mut write = ConditionalWrite::new(guard)?;
         if let Some(name) = &patch.name {
             write.set("name", name)?;
         }
@@ -170,16 +176,9 @@ impl ItemRepository for DynamoItemRepository {
             write.set("stock", &stock)?;
         }
         write.set("updated_at", &now)?;
-        write
-            .values
-            .insert(":one".to_owned(), AttributeValue::N("1".to_owned()));
-        write
-            .names
-            .insert("#version".to_owned(), "version".to_owned());
-        let update_expression = format!(
-            "SET {}, #version = #version + :one",
-            write.assignments.join(", ")
-        );
+        write.values.insert(":one".to_owned(), AttributeValue::N("1".to_owned()));
+        write.names.insert("#version".to_owned(), "version".to_owned());
+        let update_expression = format!("SET {}, #version = #version + :one", write.assignments.join(", "));
 
         let output = self
             .client
@@ -195,9 +194,7 @@ impl ItemRepository for DynamoItemRepository {
             .send()
             .await
             .map_err(|err| match err.into_service_error() {
-                UpdateItemError::ConditionalCheckFailedException(e) => {
-                    missing_or_stale(e.item.is_some())
-                }
+                UpdateItemError::ConditionalCheckFailedException(e) => why_condition_failed(e.item, guard),
                 e => classify(e, "update item"),
             })?;
         let stored = output.attributes.ok_or_else(|| StoreError::Failed {
@@ -207,15 +204,8 @@ impl ItemRepository for DynamoItemRepository {
         serde_dynamo::from_item(stored).map_err(failed("decode updated item"))
     }
 
-    async fn delete(&self, id: ItemId, precondition: &Precondition) -> Result<(), StoreError> {
-        let versions = match precondition {
-            Precondition::VersionIn(versions) if versions.is_empty() => {
-                return Err(StoreError::PreconditionFailed);
-            }
-            Precondition::VersionIn(versions) => versions.as_slice(),
-            Precondition::Exists => &[],
-        };
-        let write = ConditionalWrite::new(versions)?;
+    async fn delete(&self, id: ItemId, guard: &WriteGuard) -> Result<(), StoreError> {
+        let write = ConditionalWrite::new(guard)?;
         self.client
             .delete_item()
             .table_name(&self.table)
@@ -227,21 +217,49 @@ impl ItemRepository for DynamoItemRepository {
             .send()
             .await
             .map_err(|err| match err.into_service_error() {
-                DeleteItemError::ConditionalCheckFailedException(e) => {
-                    missing_or_stale(e.item.is_some())
-                }
+                DeleteItemError::ConditionalCheckFailedException(e) => why_condition_failed(e.item, guard),
                 e => classify(e, "delete item"),
             })?;
         Ok(())
     }
 }
 
-/// A failed condition with the old item attached means the item exists with another version.
-fn missing_or_stale(item_existed: bool) -> StoreError {
-    if item_existed {
-        StoreError::PreconditionFailed
-    } else {
-        StoreError::NotFound
+/// Tells the reasons a guarded write can fail apart from the old item DynamoDB returns with the
+/// failure (`ReturnValuesOnConditionCheckFailure`), without a second call: no item, or another
+/// user's item, is "not found"; otherwise the version did not match.
+fn why_condition_failed(old_item: Option<HashMap<String, AttributeValue>>, guard: &WriteGuard) -> StoreError {
+    let Some(old_item) = old_item else {
+        return StoreError::NotFound;
+    };
+    let old_owner = old_item.get("owner_id").and_then(|value| value.as_s().ok()).map(String::as_str);
+    match &guard.owner {
+        Some(owner) if old_owner != Some(owner.as_str()) => StoreError::NotFound,
+        _ => StoreError::PreconditionFailed,
+    }
+}
+
+/// Non-staff callers see other users' items only when they are not drafts.
+struct VisibilityFilter {
+    expression: &'static str,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl VisibilityFilter {
+    fn for_query(query: &ListQuery) -> Option<Self> {
+        let viewer = query.drafts_of.as_ref()?;
+        let mut names = HashMap::from([("#owner_id".to_owned(), "owner_id".to_owned())]);
+        let mut values = HashMap::from([(":viewer".to_owned(), AttributeValue::S(viewer.as_str().to_owned()))]);
+        let expression = match query.status {
+            Some(ItemStatus::Draft) => "#owner_id = :viewer",
+            Some(_) => return None,
+            None => {
+                names.insert("#status".to_owned(), "status".to_owned());
+                values.insert(":draft".to_owned(), AttributeValue::S(ItemStatus::Draft.as_str().to_owned()));
+                "#status <> :draft OR #owner_id = :viewer"
+            }
+        };
+        Some(Self { expression, names, values })
     }
 }
 
@@ -262,10 +280,7 @@ impl Projection {
                 placeholder
             })
             .collect();
-        Self {
-            expression: placeholders.join(", "),
-            names,
-        }
+        Self { expression: placeholders.join(", "), names }
     }
 }
 
@@ -278,32 +293,37 @@ struct ConditionalWrite {
 }
 
 impl ConditionalWrite {
-    fn new(versions: &[crate::domain::Version]) -> Result<Self, StoreError> {
+    fn new(guard: &WriteGuard) -> Result<Self, StoreError> {
         let mut names = HashMap::from([("#pk".to_owned(), keys::PK.to_owned())]);
         let mut values = HashMap::new();
         let mut condition = "attribute_exists(#pk)".to_owned();
-        if !versions.is_empty() {
-            names.insert("#version".to_owned(), "version".to_owned());
+        if let Some(owner) = &guard.owner {
+            names.insert("#owner_id".to_owned(), "owner_id".to_owned());
+            values.insert(":owner".to_owned(), AttributeValue::S(owner.as_str().to_owned()));
+            condition.push_str(" AND #owner_id = :owner");
+        }
+        if let Precondition::VersionIn(versions) = &guard.precondition {
+            // No strong ETag in If-Match: nothing can match, but a missing item is still a 404.
+            if versions.is_empty() {
+                condition.push_str(" AND attribute_not_exists(#pk)");
+            }
             let mut placeholders = Vec::with_capacity(versions.len());
             for (index, version) in versions.iter().enumerate() {
                 let placeholder = format!(":expected{index}");
                 values.insert(placeholder.clone(), to_value(version)?);
                 placeholders.push(placeholder);
             }
-            condition.push_str(&format!(" AND #version IN ({})", placeholders.join(", ")));
+            if !placeholders.is_empty() {
+                names.insert("#version".to_owned(), "version".to_owned());
+                condition.push_str(&format!(" AND #version IN ({})", placeholders.join(", ")));
+            }
         }
-        Ok(Self {
-            assignments: Vec::new(),
-            names,
-            values,
-            condition,
-        })
+        Ok(Self { assignments: Vec::new(), names, values, condition })
     }
 
     fn set(&mut self, attribute: &str, value: &impl Serialize) -> Result<(), StoreError> {
         let index = self.assignments.len();
-        self.names
-            .insert(format!("#a{index}"), attribute.to_owned());
+        self.names.insert(format!("#a{index}"), attribute.to_owned());
         self.values.insert(format!(":a{index}"), to_value(value)?);
         self.assignments.push(format!("#a{index} = :a{index}"));
         Ok(())
@@ -316,52 +336,31 @@ fn to_value(value: &impl Serialize) -> Result<AttributeValue, StoreError> {
 
 fn position_of(view: &ItemView) -> Result<PagePosition, StoreError> {
     match (view.id, view.price) {
-        (Some(id), Some(price)) => Ok(PagePosition { id, price }),
-        _ => Err(StoreError::Failed {
-            context: "stored item lacks id or price",
-            source: "bad record".into(),
-        }),
+        (Some(id), Some(price)) => Ok(PagePosition { id, price: Some(price) }),
+        _ => Err(StoreError::Failed { context: "stored item lacks id or price", source: "bad record".into() }),
     }
 }
 
-fn keep_only(view: &mut ItemView, fields: FieldSet) {
-    if !fields.contains(ItemField::Id) {
-        view.id = None;
-    }
-    if !fields.contains(ItemField::Price) {
-        view.price = None;
-    }
-}
+/// Bounds the DynamoDB calls one page may take when a filter or the 1 MB read limit leaves pages short.
+const MAX_QUERY_CALLS_PER_PAGE: usize = 3;
 
 fn failed<E>(context: &'static str) -> impl FnOnce(E) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    move |source| StoreError::Failed {
-        context,
-        source: Box::new(source),
-    }
+    move |source| StoreError::Failed { context, source: Box::new(source) }
 }
 
-const THROTTLING_CODES: [&str; 3] = [
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-];
+const THROTTLING_CODES: [&str; 3] =
+    ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"];
 
 /// Throttling is the caller's to retry later (503); anything else is our failure (500).
 fn classify<E>(error: E, context: &'static str) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    if error
-        .code()
-        .is_some_and(|code| THROTTLING_CODES.contains(&code))
-    {
+    if error.code().is_some_and(|code| THROTTLING_CODES.contains(&code)) {
         return StoreError::Throttled;
     }
-    StoreError::Failed {
-        context,
-        source: Box::new(error),
-    }
+    StoreError::Failed { context, source: Box::new(error) }
 }

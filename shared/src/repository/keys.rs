@@ -61,31 +61,32 @@ pub fn list_index(query: &ListQuery) -> ListIndex {
         Some(status) => (STATUS_PK, status_partition(status)),
         None => (LIST_PK, ALL_ITEMS.to_owned()),
     };
-    ListIndex {
-        name,
-        partition_attribute,
-        partition_value,
-        sort_attribute,
-    }
+    ListIndex { name, partition_attribute, partition_value, sort_attribute }
 }
 
 /// The `ExclusiveStartKey` that resumes `index` just after `position`: table key plus index key.
-pub fn start_key(index: &ListIndex, position: PagePosition) -> HashMap<String, AttributeValue> {
+/// `None` if the index sorts by price and the position has none.
+pub fn start_key(index: &ListIndex, position: PagePosition) -> Option<HashMap<String, AttributeValue>> {
     let sort_value = if index.sort_attribute == PRICE_SK {
-        price_sort_key(position.price, position.id)
+        price_sort_key(position.price?, position.id)
     } else {
         position.id.to_string()
     };
     let mut key = item_key(position.id);
-    key.insert(
-        index.partition_attribute.to_owned(),
-        AttributeValue::S(index.partition_value.clone()),
-    );
-    key.insert(
-        index.sort_attribute.to_owned(),
-        AttributeValue::S(sort_value),
-    );
-    key
+    key.insert(index.partition_attribute.to_owned(), AttributeValue::S(index.partition_value.clone()));
+    key.insert(index.sort_attribute.to_owned(), AttributeValue::S(sort_value));
+    Some(key)
+}
+
+/// The position a `LastEvaluatedKey` stands for: the inverse of [`start_key`].
+pub fn position_of_key(key: &HashMap<String, AttributeValue>) -> Option<PagePosition> {
+    let pk = key.get(PK)?.as_s().ok()?;
+    let id = ItemId::parse(pk.strip_prefix(ITEM_PREFIX)?)?;
+    let price = match key.get(PRICE_SK) {
+        Some(value) => Some(Money::new(value.as_s().ok()?.split('#').next()?.parse().ok()?)?),
+        None => None,
+    };
+    Some(PagePosition { id, price })
 }
 
 #[cfg(test)]
@@ -108,11 +109,7 @@ mod tests {
 
     #[test]
     fn each_query_shape_has_its_own_index() {
-        let by_status = ListQuery {
-            status: Some(ItemStatus::Active),
-            sort: SortField::Price,
-            ..ListQuery::default()
-        };
+        let by_status = ListQuery { status: Some(ItemStatus::Active), sort: SortField::Price, ..ListQuery::default() };
         let index = list_index(&by_status);
         assert_eq!(index.name, "items_by_status_price");
         assert_eq!(index.partition_value, "ITEM#STATUS#active");
@@ -122,20 +119,22 @@ mod tests {
     #[test]
     fn start_key_names_table_and_index_keys() {
         let id = id();
-        let query = ListQuery {
-            sort: SortField::Price,
-            ..ListQuery::default()
-        };
-        let key = start_key(
-            &list_index(&query),
-            PagePosition {
-                id,
-                price: Money::new(5).unwrap(),
-            },
-        );
+        let query = ListQuery { sort: SortField::Price, ..ListQuery::default() };
+        let position = PagePosition { id, price: Money::new(5) };
+        let key = start_key(&list_index(&query), position).unwrap();
         let mut names: Vec<_> = key.keys().cloned().collect();
         names.sort();
         assert_eq!(names, [LIST_PK, PK, PRICE_SK, SK]);
         assert_eq!(key[PK], AttributeValue::S(format!("ITEM#{id}")));
+        assert_eq!(position_of_key(&key), Some(position));
+    }
+
+    #[test]
+    fn creation_time_keys_need_no_price() {
+        let position = PagePosition { id: id(), price: None };
+        let key = start_key(&list_index(&ListQuery::default()), position).unwrap();
+        assert_eq!(position_of_key(&key), Some(position));
+        let by_price = ListQuery { sort: SortField::Price, ..ListQuery::default() };
+        assert_eq!(start_key(&list_index(&by_price), position), None);
     }
 }

@@ -10,7 +10,7 @@ use std::future::Future;
 pub use dynamo::DynamoItemRepository;
 
 use crate::domain::{
-    FieldSet, Item, ItemChanges, ItemId, ItemPatch, ItemView, ListQuery, Page, Timestamp, Version,
+    FieldSet, Item, ItemChanges, ItemId, ItemPatch, ItemView, ListQuery, OwnerId, Page, Timestamp, Version,
 };
 
 pub type BoxError = Box<dyn StdError + Send + Sync>;
@@ -23,6 +23,15 @@ pub enum Precondition {
     Exists,
     /// `If-Match` with one or more strong ETags: the stored version must be one of them.
     VersionIn(Vec<Version>),
+}
+
+/// Everything a conditional write requires of the stored item.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WriteGuard {
+    pub precondition: Precondition,
+    /// When set, the item must belong to this user; another's item is reported as not found, so a
+    /// write never reveals that someone else's item exists.
+    pub owner: Option<OwnerId>,
 }
 
 #[derive(Debug)]
@@ -64,24 +73,17 @@ pub trait ItemRepository: Send + Sync {
     fn create(&self, item: &Item) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Reads only `fields` of one item, strongly consistent.
-    fn get(
-        &self,
-        id: ItemId,
-        fields: FieldSet,
-    ) -> impl Future<Output = Result<Option<ItemView>, StoreError>> + Send;
+    fn get(&self, id: ItemId, fields: FieldSet) -> impl Future<Output = Result<Option<ItemView>, StoreError>> + Send;
 
-    /// One page of items from the index that serves `query`.
-    fn list(
-        &self,
-        query: &ListQuery,
-    ) -> impl Future<Output = Result<Page<ItemView>, StoreError>> + Send;
+    /// One page of items from the index that serves `query`, honouring `query.drafts_of`.
+    fn list(&self, query: &ListQuery) -> impl Future<Output = Result<Page<ItemView>, StoreError>> + Send;
 
     /// Replaces every client-owned field and bumps the version, in one conditional write.
     fn replace(
         &self,
         id: ItemId,
         changes: &ItemChanges,
-        precondition: &Precondition,
+        guard: &WriteGuard,
         now: Timestamp,
     ) -> impl Future<Output = Result<Item, StoreError>> + Send;
 
@@ -90,13 +92,9 @@ pub trait ItemRepository: Send + Sync {
         &self,
         id: ItemId,
         patch: &ItemPatch,
-        precondition: &Precondition,
+        guard: &WriteGuard,
         now: Timestamp,
     ) -> impl Future<Output = Result<Item, StoreError>> + Send;
 
-    fn delete(
-        &self,
-        id: ItemId,
-        precondition: &Precondition,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn delete(&self, id: ItemId, guard: &WriteGuard) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -41,19 +41,14 @@ mod tests {
     #[test]
     fn record_round_trips_and_carries_index_keys() {
         let now = Timestamp::from_millis(1_700_000_000_000);
-        let body =
-            serde_json::json!({"name": "Lamp", "price": 1999, "stock": 4, "status": "active"});
+        let body = serde_json::json!({"name": "Lamp", "price": 1999, "stock": 4, "status": "active"});
         let changes = ItemChanges::parse(body.as_object().unwrap()).unwrap();
         let item = Item::create(ItemId::new(now), changes, OwnerId::new("user-1"), now);
 
-        let stored: HashMap<String, AttributeValue> =
-            serde_dynamo::to_item(ItemRecord::new(&item)).unwrap();
+        let stored: HashMap<String, AttributeValue> = serde_dynamo::to_item(ItemRecord::new(&item)).unwrap();
 
         assert_eq!(stored["price"], AttributeValue::N("1999".into()));
-        assert_eq!(
-            stored["status_pk"],
-            AttributeValue::S("ITEM#STATUS#active".into())
-        );
+        assert_eq!(stored["status_pk"], AttributeValue::S("ITEM#STATUS#active".into()));
         assert_eq!(stored["created_at"], AttributeValue::S(now.to_string()));
         let read_back: Item = serde_dynamo::from_item(stored).unwrap();
         assert_eq!(read_back, item);

@@ -1,12 +1,11 @@
-//! Item use cases. Identity and time come in as arguments, so tests control both.
+//! Item use cases, with the access rules applied: who may see and change what. Identity and time
+//! come in as arguments, so tests control both.
 
 use crate::domain::{
-    FieldSet, Item, ItemChanges, ItemField, ItemId, ItemPatch, ItemView, ListQuery, Page,
-    Timestamp, Version,
+    FieldSet, Item, ItemChanges, ItemField, ItemId, ItemPatch, ItemView, ListQuery, Page, Principal, Timestamp, Version,
 };
 use crate::error::ApiError;
-use crate::http::auth::Principal;
-use crate::repository::{ItemRepository, Precondition};
+use crate::repository::{ItemRepository, Precondition, WriteGuard};
 
 pub struct ItemService<R> {
     repository: R,
@@ -17,68 +16,71 @@ impl<R: ItemRepository> ItemService<R> {
         Self { repository }
     }
 
-    pub async fn create(
-        &self,
-        caller: &Principal,
-        content: ItemChanges,
-        now: Timestamp,
-    ) -> Result<Item, ApiError> {
+    /// The new item belongs to the caller, whatever the body said (server-owned fields are
+    /// rejected before this point anyway).
+    pub async fn create(&self, caller: &Principal, content: ItemChanges, now: Timestamp) -> Result<Item, ApiError> {
         let item = Item::create(ItemId::new(now), content, caller.user_id.clone(), now);
         self.repository.create(&item).await?;
         Ok(item)
     }
 
-    /// The requested fields of one item, and its current version (for the ETag) even when the
-    /// version was not among the fields asked for.
+    /// The requested fields of one item the caller may see, and its current version (for the
+    /// ETag). Another user's draft is "not found", exactly like a missing item.
     pub async fn get(
         &self,
+        caller: &Principal,
         id: ItemId,
         fields: Option<FieldSet>,
     ) -> Result<(ItemView, Version), ApiError> {
         let wanted = fields.unwrap_or_else(FieldSet::all);
-        let mut view = self
-            .repository
-            .get(id, wanted.with(ItemField::Version))
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        let version = view.version.ok_or_else(|| ApiError::Internal {
-            context: "stored item has no version",
-            source: format!("item {id}").into(),
-        })?;
-        if !wanted.contains(ItemField::Version) {
-            view.version = None;
+        let needed = wanted.with(ItemField::Version).with(ItemField::Status).with(ItemField::OwnerId);
+        let mut view = self.repository.get(id, needed).await?.ok_or(ApiError::NotFound)?;
+        let (Some(version), Some(status), Some(owner)) = (view.version, view.status, view.owner_id.as_ref()) else {
+            return Err(ApiError::Internal {
+                context: "stored item lacks version, status or owner",
+                source: format!("item {id}").into(),
+            });
+        };
+        if !caller.can_see(status, owner) {
+            return Err(ApiError::NotFound);
         }
+        view.retain(wanted);
         Ok((view, version))
     }
 
-    pub async fn list(&self, query: &ListQuery) -> Result<Page<ItemView>, ApiError> {
-        Ok(self.repository.list(query).await?)
+    pub async fn list(&self, caller: &Principal, mut query: ListQuery) -> Result<Page<ItemView>, ApiError> {
+        query.drafts_of = caller.owner_scope().cloned();
+        Ok(self.repository.list(&query).await?)
     }
 
     pub async fn replace(
         &self,
+        caller: &Principal,
         id: ItemId,
         content: &ItemChanges,
-        precondition: &Precondition,
+        precondition: Precondition,
         now: Timestamp,
     ) -> Result<Item, ApiError> {
-        Ok(self
-            .repository
-            .replace(id, content, precondition, now)
-            .await?)
+        Ok(self.repository.replace(id, content, &guard(caller, precondition), now).await?)
     }
 
     pub async fn update(
         &self,
+        caller: &Principal,
         id: ItemId,
         patch: &ItemPatch,
-        precondition: &Precondition,
+        precondition: Precondition,
         now: Timestamp,
     ) -> Result<Item, ApiError> {
-        Ok(self.repository.update(id, patch, precondition, now).await?)
+        Ok(self.repository.update(id, patch, &guard(caller, precondition), now).await?)
     }
 
-    pub async fn delete(&self, id: ItemId, precondition: &Precondition) -> Result<(), ApiError> {
-        Ok(self.repository.delete(id, precondition).await?)
+    pub async fn delete(&self, caller: &Principal, id: ItemId, precondition: Precondition) -> Result<(), ApiError> {
+        Ok(self.repository.delete(id, &guard(caller, precondition)).await?)
     }
+}
+
+/// Users may write only their own items; staff any.
+fn guard(caller: &Principal, precondition: Precondition) -> WriteGuard {
+    WriteGuard { precondition, owner: caller.owner_scope().cloned() }
 }
