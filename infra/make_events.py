@@ -11,6 +11,7 @@ from mint_token import local_secret, mint
 
 EVENTS = pathlib.Path(__file__).resolve().parent.parent / "events"
 FIXTURE_ID = "01JDQ3G9X2V0Y8M6K4T5R7N3PA"
+FIXTURE_ORDER_ID = "01JDQ3G9X2V0Y8M6K4T5R7N3QR"
 TOKEN = mint(local_secret(), "fixture-user", "user", 4102444800)
 # Deleting needs the delete permission, which the user role lacks.
 MODERATOR_TOKEN = mint(local_secret(), "fixture-moderator", "moderator", 4102444800)
@@ -84,6 +85,14 @@ FIXTURES = {
     "update-item.ok": item_event("PATCH", body={"stock": 7}),
     "update-item.if-match": item_event("PATCH", body={"price": 3999}, headers={"if-match": "\"1\""}),
     "delete-item.ok": item_event("DELETE", token=MODERATOR_TOKEN),
+    "create-order.ok": event("POST", "/api/orders", "/api/orders",
+                             body={"lines": [{"item_id": FIXTURE_ID, "quantity": 2}]},
+                             headers={"idempotency-key": "fixture-order-1"}),
+    "list-orders.ok": event("GET", "/api/orders", "/api/orders", query={"limit": "10"}),
+    "get-order.ok": event("GET", "/api/orders/{id}", f"/api/orders/{FIXTURE_ORDER_ID}",
+                          path_params={"id": FIXTURE_ORDER_ID}),
+    "cancel-order.ok": event("POST", "/api/orders/{id}/cancel", f"/api/orders/{FIXTURE_ORDER_ID}/cancel",
+                             path_params={"id": FIXTURE_ORDER_ID}),
     "delete-item.forbidden": item_event("DELETE"),
 }
 

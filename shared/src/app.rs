@@ -9,11 +9,15 @@ use crate::config::Config;
 use crate::domain::Timestamp;
 use crate::http::auth::Authenticator;
 use crate::http::cursor::CursorCodec;
-use crate::repository::DynamoItemRepository;
-use crate::service::ItemService;
+use crate::idempotency::IdempotencyStore;
+use crate::repository::{DynamoItemRepository, DynamoOrderRepository, DynamoProfileRepository};
+use crate::service::{ItemService, OrderService, ProfileService};
 
 pub struct App {
     pub items: ItemService<DynamoItemRepository>,
+    pub orders: OrderService<DynamoItemRepository>,
+    pub profiles: ProfileService,
+    pub idempotency: IdempotencyStore,
     pub auth: Authenticator,
     pub cursors: CursorCodec,
     pub clock: fn() -> Timestamp,
@@ -22,7 +26,13 @@ pub struct App {
 impl App {
     pub fn new(config: &Config, dynamo: aws_sdk_dynamodb::Client) -> Self {
         Self {
-            items: ItemService::new(DynamoItemRepository::new(dynamo, &config.table_name)),
+            items: ItemService::new(DynamoItemRepository::new(dynamo.clone(), &config.table_name)),
+            orders: OrderService::new(
+                DynamoOrderRepository::new(dynamo.clone(), &config.table_name),
+                DynamoItemRepository::new(dynamo.clone(), &config.table_name),
+            ),
+            profiles: ProfileService::new(DynamoProfileRepository::new(dynamo.clone(), &config.table_name)),
+            idempotency: IdempotencyStore::new(dynamo, &config.table_name),
             auth: Authenticator::new(&config.auth),
             cursors: CursorCodec::new(config.cursor_secret.expose()),
             clock: Timestamp::now,

@@ -23,7 +23,14 @@ pub enum ApiError {
     },
     NotFound,
     PreconditionFailed,
+    /// The request conflicts with the current state; `details` may name the parts (e.g. order lines).
     Conflict {
+        code: &'static str,
+        message: String,
+        details: Vec<FieldError>,
+    },
+    /// Well-formed but unprocessable as sent (e.g. an idempotency key reused with another body).
+    Unprocessable {
         code: &'static str,
         message: String,
     },
@@ -63,6 +70,7 @@ impl ApiError {
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -74,7 +82,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Validation(_) => "validation_failed",
-            Self::BadRequest { code, .. } | Self::Conflict { code, .. } => code,
+            Self::BadRequest { code, .. } | Self::Conflict { code, .. } | Self::Unprocessable { code, .. } => code,
             Self::Unauthenticated(_) => "unauthorized",
             Self::Forbidden { .. } => "forbidden",
             Self::NotFound => "not_found",
@@ -89,7 +97,9 @@ impl ApiError {
     fn message(&self) -> String {
         match self {
             Self::Validation(_) => "the request has invalid fields; see details".to_owned(),
-            Self::BadRequest { message, .. } | Self::Conflict { message, .. } => message.clone(),
+            Self::BadRequest { message, .. } | Self::Conflict { message, .. } | Self::Unprocessable { message, .. } => {
+                message.clone()
+            }
             Self::Unauthenticated(AuthFailure::MissingToken) => "a bearer token is required".to_owned(),
             Self::Unauthenticated(AuthFailure::InvalidToken(_)) => "the bearer token is invalid or expired".to_owned(),
             Self::Forbidden { permission } => format!("your role does not grant the {permission} permission"),
@@ -108,6 +118,7 @@ impl ApiError {
     pub fn into_response(self, request_id: &str) -> Response<Body> {
         let details = match &self {
             Self::Validation(details) => Some(details.as_slice()),
+            Self::Conflict { details, .. } if !details.is_empty() => Some(details.as_slice()),
             _ => None,
         };
         let envelope = ErrorEnvelope {

@@ -5,7 +5,9 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod idempotency;
 pub mod repository;
+pub mod retry;
 pub mod service;
 pub mod telemetry;
 

@@ -1,14 +1,21 @@
 //! Every fixture in events/ is a real API Gateway v2 event that its function answers as expected.
 
+use serde_json::json;
+
 use crate::helpers::{Call, id_of, load_fixture, repo_root, spawn_app};
+
+/// The placeholder ids the fixtures carry (see infra/make_events.py).
+const FIXTURE_ITEM_ID: &str = "01JDQ3G9X2V0Y8M6K4T5R7N3PA";
+const FIXTURE_ORDER_ID: &str = "01JDQ3G9X2V0Y8M6K4T5R7N3QR";
 
 #[tokio::test]
 async fn every_fixture_is_exercised_through_its_function() {
     let app = spawn_app().await;
-    let fixture_id = load_fixture("get-item.ok")["pathParameters"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(load_fixture("get-item.ok")["pathParameters"]["id"], FIXTURE_ITEM_ID);
     let seeded =
-        app.create_as("fixture-user", serde_json::json!({"name": "Seed", "price": 1, "status": "active"})).await;
-    let seeded_id = id_of(&seeded);
+        app.create_as("fixture-user", json!({"name": "Seed", "price": 250, "stock": 10, "status": "active"})).await;
+    let item_id = id_of(&seeded);
+    let mut order_id = String::new();
 
     let expectations = [
         ("list-items.ok", 200),
@@ -19,6 +26,10 @@ async fn every_fixture_is_exercised_through_its_function() {
         ("get-item.ok", 200),
         ("get-item.fields", 200),
         ("get-item.no-token", 401),
+        ("create-order.ok", 201),
+        ("list-orders.ok", 200),
+        ("get-order.ok", 200),
+        ("cancel-order.ok", 200),
         ("update-item.ok", 200),
         ("update-item.if-match", 412),
         ("replace-item.ok", 200),
@@ -35,13 +46,13 @@ async fn every_fixture_is_exercised_through_its_function() {
     assert_eq!(names, covered, "every fixture has an expectation here");
 
     for (name, status) in expectations {
-        // Fixtures carry their own (long-lived, dev-secret) token; only the item id is swapped in.
-        let mut call = Call::fixture_as_is(name);
-        if call.has_path_id() {
-            assert_eq!(call.path_id(), fixture_id);
-            call = call.id(&seeded_id);
-        }
+        // Fixtures carry their own (long-lived, dev-secret) token; only placeholder ids are swapped.
+        let call =
+            Call::fixture_as_is(name).replacing(FIXTURE_ITEM_ID, &item_id).replacing(FIXTURE_ORDER_ID, &order_id);
         let reply = app.send(call).await;
         assert_eq!(reply.status, status, "{name}: {:?}", reply.body);
+        if name == "create-order.ok" {
+            order_id = id_of(&reply.body["data"]);
+        }
     }
 }

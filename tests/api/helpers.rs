@@ -4,6 +4,12 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_types::config_bag::ConfigBag;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
@@ -30,6 +36,26 @@ pub struct TestApp {
     pub app: App,
     pub dynamo: Client,
     pub table: String,
+    calls: Arc<AtomicUsize>,
+}
+
+/// Counts every DynamoDB operation the app's SDK client starts: N+1 shows up here.
+#[derive(Debug)]
+struct CallCounter(Arc<AtomicUsize>);
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _config: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
 }
 
 /// A new table, created from template.yaml's definition, and an `App` that uses it, verifying
@@ -52,13 +78,15 @@ pub async fn spawn_app_with(auth: AuthConfig) -> Arc<TestApp> {
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"))
         .load()
         .await;
-    let dynamo = Client::new(&aws);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = aws_sdk_dynamodb::config::Builder::from(&aws).interceptor(CallCounter(calls.clone())).build();
+    let dynamo = Client::from_conf(counted);
     let table = format!("items-test-{}", ItemId::new(Timestamp::now()));
     create_table(&dynamo, &table)
         .await
         .unwrap_or_else(|e| panic!("cannot create a table on the moto server at {endpoint} (is it running?): {e:?}"));
     let config = Config { table_name: table.clone(), auth, cursor_secret: Secret::new(DEV_SECRET) };
-    Arc::new(TestApp { app: App::new(&config, dynamo.clone()), dynamo, table })
+    Arc::new(TestApp { app: App::new(&config, dynamo.clone()), dynamo, table, calls })
 }
 
 #[derive(Deserialize)]
@@ -185,12 +213,17 @@ impl Call {
         call
     }
 
-    pub fn has_path_id(&self) -> bool {
-        self.event["pathParameters"]["id"].is_string()
-    }
-
-    pub fn path_id(&self) -> String {
-        self.event["pathParameters"]["id"].as_str().unwrap_or_default().to_owned()
+    /// Replaces every occurrence of a placeholder (path, body, parameters) in the event.
+    pub fn replacing(mut self, placeholder: &str, value: &str) -> Self {
+        if value.is_empty() {
+            return self;
+        }
+        let text = self.event.to_string().replace(placeholder, value);
+        self.event = serde_json::from_str(&text).expect("still JSON");
+        for (_, query_value) in &mut self.query {
+            *query_value = query_value.replace(placeholder, value);
+        }
+        self
     }
 
     pub fn list() -> Self {
@@ -228,6 +261,12 @@ impl Call {
     pub fn query(mut self, key: &str, value: &str) -> Self {
         self.query.push((key.to_owned(), value.to_owned()));
         self
+    }
+
+    /// Sets a query parameter, replacing any the fixture had.
+    pub fn set_query(mut self, key: &str, value: &str) -> Self {
+        self.query.retain(|(k, _)| k != key);
+        self.query(key, value)
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
@@ -340,6 +379,10 @@ impl TestApp {
             "PUT /api/items/{id}" => replace_item::handle(request, &self.app).await,
             "PATCH /api/items/{id}" => update_item::handle(request, &self.app).await,
             "DELETE /api/items/{id}" => delete_item::handle(request, &self.app).await,
+            "POST /api/orders" => create_order::handle(request, &self.app).await,
+            "GET /api/orders" => list_orders::handle(request, &self.app).await,
+            "GET /api/orders/{id}" => get_order::handle(request, &self.app).await,
+            "POST /api/orders/{id}/cancel" => cancel_order::handle(request, &self.app).await,
             other => panic!("no function for route {other}"),
         };
         let status = response.status().as_u16();
@@ -358,9 +401,27 @@ impl TestApp {
         reply.body["data"].clone()
     }
 
-    pub async fn item_count(&self) -> usize {
-        let scan = self.dynamo.scan().table_name(&self.table).select(aws_sdk_dynamodb::types::Select::Count);
+    /// DynamoDB operations started so far through the app's client (test setup included).
+    pub fn dynamo_calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Records whose sort key starts with `prefix` (e.g. "ORDER", "LINE#", "ITEM").
+    pub async fn count_sort_keys(&self, prefix: &str) -> usize {
+        let scan = self
+            .dynamo
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(#sk, :prefix)")
+            .expression_attribute_names("#sk", "sk")
+            .expression_attribute_values(":prefix", aws_sdk_dynamodb::types::AttributeValue::S(prefix.to_owned()))
+            .select(aws_sdk_dynamodb::types::Select::Count);
         scan.send().await.expect("scan").count() as usize
+    }
+
+    /// Items stored (records with sort key `ITEM`).
+    pub async fn item_count(&self) -> usize {
+        self.count_sort_keys("ITEM").await
     }
 }
 

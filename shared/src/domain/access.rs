@@ -56,6 +56,8 @@ impl Permission {
 pub struct Principal {
     pub user_id: OwnerId,
     pub role: Role,
+    /// The token's `name` claim, if any: the display name of a new profile.
+    pub name: Option<String>,
 }
 
 impl Principal {
@@ -85,7 +87,7 @@ mod tests {
     use super::*;
 
     fn principal(role: Role) -> Principal {
-        Principal { user_id: OwnerId::new("me"), role }
+        Principal { user_id: OwnerId::new("me"), role, name: None }
     }
 
     #[test]

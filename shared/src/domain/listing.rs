@@ -90,6 +90,8 @@ pub struct ListQuery {
     pub limit: PageLimit,
     pub fields: Option<FieldSet>,
     pub after: Option<PagePosition>,
+    /// `include=owner`: embed each item's owner profile (implies reading `owner_id`).
+    pub include_owner: bool,
     /// When set, drafts are listed only if this user owns them (see `Principal::can_see`).
     pub drafts_of: Option<OwnerId>,
 }

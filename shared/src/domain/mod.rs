@@ -4,14 +4,21 @@ mod access;
 mod fields;
 mod item;
 mod listing;
+mod order;
+mod profile;
 mod time;
 
 pub use access::{Permission, Principal, Role};
 pub use fields::{FieldSet, ItemField};
 pub use item::{
-    Description, Item, ItemChanges, ItemId, ItemName, ItemPatch, ItemStatus, ItemView, Money, OwnerId, Stock, Version,
+    Description, Item, ItemChanges, ItemId, ItemName, ItemPatch, ItemStatus, ItemView, MAX_SAFE_INTEGER, Money,
+    OwnerId, Stock, Version,
 };
 pub use listing::{ListQuery, Page, PageLimit, PagePosition, SortField, SortOrder};
+pub use order::{
+    LineProblem, LineRequest, MAX_ORDER_LINES, Order, OrderDetail, OrderId, OrderLine, OrderRequest, OrderStatus,
+};
+pub use profile::Profile;
 pub use time::Timestamp;
 
 /// One rejected input field: what was wrong, in words a client can show.

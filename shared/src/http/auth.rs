@@ -23,6 +23,8 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 struct Claims {
     sub: String,
     role: Role,
+    #[serde(default)]
+    name: Option<String>,
 }
 
 pub struct Authenticator {
@@ -115,7 +117,7 @@ impl Verifier {
         let key = self.key_for(header.alg, header.kid.as_deref()).await?;
         let claims =
             jsonwebtoken::decode::<Claims>(token, &key, validation).map_err(|e| invalid(e.to_string()))?.claims;
-        principal(claims.sub, claims.role)
+        principal(claims.sub, claims.role, claims.name)
     }
 
     async fn key_for(&self, algorithm: Algorithm, kid: Option<&str>) -> Result<Arc<DecodingKey>, ApiError> {
@@ -156,11 +158,11 @@ fn validation_for(algorithm: Algorithm, config: &TokenConfig) -> Validation {
     validation
 }
 
-fn principal(sub: String, role: Role) -> Result<Principal, ApiError> {
+fn principal(sub: String, role: Role, name: Option<String>) -> Result<Principal, ApiError> {
     if sub.trim().is_empty() {
         return Err(invalid("empty sub claim"));
     }
-    Ok(Principal { user_id: OwnerId::new(sub), role })
+    Ok(Principal { user_id: OwnerId::new(sub), role, name })
 }
 
 fn bearer_token(request: &Request) -> Result<&str, ApiError> {
@@ -196,7 +198,7 @@ fn gateway_principal(request: &Request) -> Result<Principal, ApiError> {
         .get("role")
         .and_then(|raw| Role::parse(raw))
         .ok_or_else(|| invalid("authorizer claims lack a known role"))?;
-    principal(sub, role)
+    principal(sub, role, claims.get("name").cloned())
 }
 
 #[cfg(test)]
@@ -236,7 +238,7 @@ mod tests {
     async fn accepts_a_valid_token() {
         let good = token(json!({"sub": "alice", "role": "user", "exp": now() + 60}), SECRET);
         let principal = outcome(Some(format!("Bearer {good}"))).await.unwrap();
-        assert_eq!(principal, Principal { user_id: OwnerId::new("alice"), role: Role::User });
+        assert_eq!(principal, Principal { user_id: OwnerId::new("alice"), role: Role::User, name: None });
     }
 
     #[tokio::test]

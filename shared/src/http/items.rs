@@ -7,16 +7,39 @@ use lambda_http::http::header::{ETAG, LOCATION};
 use super::request;
 use super::response::{PageInfo, Reply};
 use crate::app::App;
-use crate::domain::{ItemChanges, ItemPatch, Permission};
+use serde::Serialize;
+
+use crate::domain::{ItemChanges, ItemPatch, ItemView, OwnerId, Permission, Profile};
 use crate::error::ApiError;
 
-/// `GET /api/items`
+/// `GET /api/items` (`include=owner` embeds owner profiles with one `BatchGetItem` per page)
 pub async fn list(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let caller = app.auth.require(req, Permission::Read).await?;
     let query = request::list_query(req, &app.cursors)?;
     let page = app.items.list(&caller, query.clone()).await?;
     let next_cursor = page.next.map(|position| app.cursors.encode(&query, position));
-    Reply::page(page.items, PageInfo { limit: query.limit.get(), next_cursor })
+    let info = PageInfo { limit: query.limit.get(), next_cursor };
+    if !query.include_owner {
+        return Reply::page(page.items, info);
+    }
+    let owners: Vec<OwnerId> = page.items.iter().filter_map(|item| item.owner_id.clone()).collect();
+    let profiles = app.profiles.by_id(&owners).await?;
+    let items: Vec<ItemWithOwner> = page
+        .items
+        .into_iter()
+        .map(|item| {
+            let owner = item.owner_id.as_ref().and_then(|id| profiles.get(id).cloned());
+            ItemWithOwner { item, owner }
+        })
+        .collect();
+    Reply::page(items, info)
+}
+
+#[derive(Serialize)]
+struct ItemWithOwner {
+    #[serde(flatten)]
+    item: ItemView,
+    owner: Option<Profile>,
 }
 
 /// `GET /api/items/{id}`
@@ -28,13 +51,21 @@ pub async fn get(app: &App, req: &Request) -> Result<Reply, ApiError> {
     Ok(Reply::ok(item)?.header(ETAG, version.etag()))
 }
 
-/// `POST /api/items`
+/// `POST /api/items` (honours `Idempotency-Key`)
 pub async fn create(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let caller = app.auth.require(req, Permission::Write).await?;
     request::no_query(req)?;
-    let content = ItemChanges::parse(&request::json_object(req)?).map_err(ApiError::Validation)?;
-    let item = app.items.create(&caller, content, app.now()).await?;
-    Ok(Reply::created(&item)?.header(LOCATION, format!("/api/items/{}", item.id)).header(ETAG, item.version.etag()))
+    let body = request::json_object(req)?;
+    let content = ItemChanges::parse(&body).map_err(ApiError::Validation)?;
+    app.idempotency
+        .run(req, &caller, "POST /api/items", &body, app.now(), || async {
+            app.profiles.ensure(&caller).await?;
+            let item = app.items.create(&caller, content, app.now()).await?;
+            Ok(Reply::created(&item)?
+                .header(LOCATION, format!("/api/items/{}", item.id))
+                .header(ETAG, item.version.etag()))
+        })
+        .await
 }
 
 /// `PUT /api/items/{id}`: full replacement of the client-owned fields.

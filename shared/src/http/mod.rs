@@ -4,6 +4,7 @@ pub mod auth;
 pub mod cursor;
 pub mod items;
 pub mod jwks;
+pub mod orders;
 pub mod request;
 pub mod response;
 mod serve;

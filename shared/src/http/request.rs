@@ -8,7 +8,9 @@ use lambda_http::{Request, RequestExt};
 use serde_json::{Map, Value};
 
 use super::cursor::CursorCodec;
-use crate::domain::{FieldError, FieldSet, ItemId, ItemStatus, ListQuery, PageLimit, SortField, SortOrder, Version};
+use crate::domain::{
+    FieldError, FieldSet, ItemField, ItemId, ItemStatus, ListQuery, OrderId, PageLimit, SortField, SortOrder, Version,
+};
 use crate::error::ApiError;
 use crate::repository::Precondition;
 
@@ -16,16 +18,38 @@ use crate::repository::Precondition;
 /// escape) stays under 32 KiB, so 64 KiB never refuses a valid item.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// The `{id}` path parameter.
+/// The `{id}` path parameter of `/api/items/{id}`.
 pub fn item_id(request: &Request) -> Result<ItemId, ApiError> {
+    path_id(request, "items")
+}
+
+/// The `{id}` path parameter of `/api/orders/{id}` (and `/api/orders/{id}/cancel`).
+pub fn order_id(request: &Request) -> Result<OrderId, ApiError> {
+    path_id(request, "orders")
+}
+
+fn path_id(request: &Request, collection: &str) -> Result<ItemId, ApiError> {
     let params = request.path_parameters();
-    let raw = params
-        .first("id")
-        .map(str::to_owned)
+    let raw = params.first("id").map(str::to_owned).or_else(|| {
         // Events without path parameters (a bare proxy integration) still carry the path.
-        .or_else(|| request.uri().path().rsplit('/').next().map(str::to_owned))
-        .unwrap_or_default();
-    ItemId::parse(&raw).ok_or_else(|| ApiError::invalid_field("id", "invalid", "must be a 26-character item id (ULID)"))
+        let mut segments = request.uri().path().split('/');
+        segments.by_ref().find(|segment| *segment == collection)?;
+        segments.next().map(str::to_owned)
+    });
+    ItemId::parse(&raw.unwrap_or_default())
+        .ok_or_else(|| ApiError::invalid_field("id", "invalid", "must be a 26-character id (ULID)"))
+}
+
+/// `GET /api/orders` parameters: `limit` and `cursor`.
+pub fn order_page(request: &Request, cursors: &CursorCodec) -> Result<(PageLimit, Option<OrderId>), ApiError> {
+    let params = QueryParams::read(request, &["limit", "cursor"])?;
+    let limit = match params.get("limit") {
+        Some(raw) => PageLimit::parse(raw)
+            .ok_or_else(|| ApiError::invalid_field("limit", "invalid", "must be an integer from 1 to 100"))?,
+        None => PageLimit::default(),
+    };
+    let after = params.get("cursor").map(|cursor| cursors.decode_order(cursor)).transpose()?;
+    Ok((limit, after))
 }
 
 /// The body as a JSON object, after checking its content type and size.
@@ -132,7 +156,7 @@ pub fn item_fields(request: &Request) -> Result<Option<FieldSet>, ApiError> {
     params.get("fields").map(FieldSet::parse).transpose().map_err(|e| ApiError::Validation(vec![e]))
 }
 
-const LIST_PARAMETERS: [&str; 7] = ["status", "sort", "order", "limit", "cursor", "fields", "offset"];
+const LIST_PARAMETERS: [&str; 8] = ["status", "sort", "order", "limit", "cursor", "fields", "offset", "include"];
 
 /// `GET /api/items` parameters; every bad one is reported together.
 pub fn list_query(request: &Request, cursors: &CursorCodec) -> Result<ListQuery, ApiError> {
@@ -167,6 +191,14 @@ pub fn list_query(request: &Request, cursors: &CursorCodec) -> Result<ListQuery,
             Ok(fields) => query.fields = Some(fields),
             Err(error) => errors.push(error),
         }
+    }
+    match params.get("include") {
+        None => {}
+        Some("owner") => {
+            query.include_owner = true;
+            query.fields = query.fields.map(|fields| fields.with(ItemField::OwnerId));
+        }
+        Some(_) => errors.push(FieldError::new("include", "invalid", "must be: owner")),
     }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));

@@ -26,6 +26,14 @@ pub struct Reply {
     headers: Vec<(HeaderName, String)>,
 }
 
+/// A reply as stored for idempotent replays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct StoredReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
 impl Reply {
     pub fn ok(data: impl Serialize) -> Result<Self, ApiError> {
         Self::with_status(StatusCode::OK, data, None)
@@ -54,8 +62,34 @@ impl Reply {
         self
     }
 
+    pub fn header_str(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((HeaderName::from_static(name), value.into()));
+        self
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+
+    pub fn to_stored(&self) -> StoredReply {
+        StoredReply {
+            status: self.status.as_u16(),
+            headers: self.headers.iter().map(|(name, value)| (name.as_str().to_owned(), value.clone())).collect(),
+            body: self.body.clone(),
+        }
+    }
+
+    /// Rebuilds a stored reply; a header name that no longer parses is dropped.
+    pub fn from_stored(stored: StoredReply) -> Self {
+        Self {
+            status: StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK),
+            headers: stored
+                .headers
+                .into_iter()
+                .filter_map(|(name, value)| HeaderName::try_from(name).ok().map(|name| (name, value)))
+                .collect(),
+            body: stored.body,
+        }
     }
 
     pub fn into_response(self) -> Response<Body> {

@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use serde::Serialize;
 
+use super::batch::{BatchRead, batch_get};
 use super::keys;
 use super::records::ItemRecord;
 use super::{ItemRepository, Precondition, StoreError, WriteGuard};
@@ -61,6 +62,17 @@ impl ItemRepository for DynamoItemRepository {
             .await
             .map_err(|err| classify(err.into_service_error(), "get item"))?;
         output.item.map(|stored| serde_dynamo::from_item(stored).map_err(failed("decode item"))).transpose()
+    }
+
+    async fn get_many(&self, ids: &[ItemId], fields: FieldSet) -> Result<Vec<ItemView>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let projection = Projection::of(fields);
+        let read = BatchRead { projection: Some((projection.expression, projection.names)), consistent: true };
+        let keys = ids.iter().map(|id| keys::item_key(*id)).collect();
+        let records = batch_get(&self.client, &self.table, keys, &read).await?;
+        serde_dynamo::from_items(records).map_err(failed("decode items"))
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<ItemView>, StoreError> {
@@ -344,7 +356,7 @@ fn position_of(view: &ItemView) -> Result<PagePosition, StoreError> {
 /// Bounds the DynamoDB calls one page may take when a filter or the 1 MB read limit leaves pages short.
 const MAX_QUERY_CALLS_PER_PAGE: usize = 3;
 
-fn failed<E>(context: &'static str) -> impl FnOnce(E) -> StoreError
+pub(super) fn failed<E>(context: &'static str) -> impl FnOnce(E) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,
 {
@@ -355,7 +367,7 @@ const THROTTLING_CODES: [&str; 3] =
     ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"];
 
 /// Throttling is the caller's to retry later (503); anything else is our failure (500).
-fn classify<E>(error: E, context: &'static str) -> StoreError
+pub(super) fn classify<E>(error: E, context: &'static str) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::domain::{ItemId, ItemStatus, ListQuery, Money, PagePosition, SortField};
+use crate::domain::{ItemId, ItemStatus, ListQuery, Money, OrderId, OwnerId, PagePosition, SortField};
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -18,11 +18,61 @@ pub const PRICE_SK: &str = "price_sk";
 pub const ID: &str = "id";
 
 const ITEM_PREFIX: &str = "ITEM#";
+const ORDER_PREFIX: &str = "ORDER#";
+pub const ORDER_SK: &str = "ORDER";
+/// Partition key of `orders_by_owner`: one partition per user, newest order first by id.
+pub const ORDERS_PK: &str = "orders_pk";
+pub const ORDERS_BY_OWNER: &str = "orders_by_owner";
+pub const PROFILE_SK: &str = "PROFILE";
 pub const ITEM_SK: &str = "ITEM";
 pub const ALL_ITEMS: &str = "ITEM";
 
 pub fn item_pk(id: ItemId) -> String {
     format!("{ITEM_PREFIX}{id}")
+}
+
+pub fn order_pk(id: OrderId) -> String {
+    format!("{ORDER_PREFIX}{id}")
+}
+
+/// Zero-padded so lines sort in order.
+pub fn order_line_sk(line: u32) -> String {
+    format!("LINE#{line:03}")
+}
+
+pub fn order_key(id: OrderId) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (PK.to_owned(), AttributeValue::S(order_pk(id))),
+        (SK.to_owned(), AttributeValue::S(ORDER_SK.to_owned())),
+    ])
+}
+
+pub fn owner_orders_partition(owner: &OwnerId) -> String {
+    format!("ORDERS#{}", owner.as_str())
+}
+
+/// `ExclusiveStartKey` of `orders_by_owner`, resuming after order `id`.
+pub fn order_start_key(owner: &OwnerId, id: OrderId) -> HashMap<String, AttributeValue> {
+    let mut key = order_key(id);
+    key.insert(ORDERS_PK.to_owned(), AttributeValue::S(owner_orders_partition(owner)));
+    key.insert(ID.to_owned(), AttributeValue::S(id.to_string()));
+    key
+}
+
+pub fn profile_key(user: &OwnerId) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (PK.to_owned(), AttributeValue::S(format!("USER#{}", user.as_str()))),
+        (SK.to_owned(), AttributeValue::S(PROFILE_SK.to_owned())),
+    ])
+}
+
+/// Idempotency records are scoped to the caller and the route, so two users (or two routes)
+/// using the same key never collide.
+pub fn idempotency_key(scope: &str, user: &OwnerId, key: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (PK.to_owned(), AttributeValue::S(format!("IDEMPOTENCY#{scope}#{}#{key}", user.as_str()))),
+        (SK.to_owned(), AttributeValue::S("IDEMPOTENCY".to_owned())),
+    ])
 }
 
 pub fn status_partition(status: ItemStatus) -> String {

@@ -1,13 +1,18 @@
 //! Storage: the `ItemRepository` trait the services depend on, and its DynamoDB implementation.
 
+mod batch;
 mod dynamo;
 pub mod keys;
+mod orders;
+mod profiles;
 mod records;
 
 use std::error::Error as StdError;
 use std::future::Future;
 
 pub use dynamo::DynamoItemRepository;
+pub use orders::{CancelError, DynamoOrderRepository, PlaceError};
+pub use profiles::DynamoProfileRepository;
 
 use crate::domain::{
     FieldSet, Item, ItemChanges, ItemId, ItemPatch, ItemView, ListQuery, OwnerId, Page, Timestamp, Version,
@@ -47,6 +52,16 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Classifies an SDK error: throttling becomes `Throttled`, anything else `Failed`.
+    pub fn from_sdk<E>(error: E, context: &'static str) -> Self
+    where
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
+        dynamo::classify(error, context)
+    }
+}
+
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -74,6 +89,14 @@ pub trait ItemRepository: Send + Sync {
 
     /// Reads only `fields` of one item, strongly consistent.
     fn get(&self, id: ItemId, fields: FieldSet) -> impl Future<Output = Result<Option<ItemView>, StoreError>> + Send;
+
+    /// Reads only `fields` of every existing item in `ids`, strongly consistent, in one
+    /// `BatchGetItem` per 100 ids. Missing ids are simply absent from the result.
+    fn get_many(
+        &self,
+        ids: &[ItemId],
+        fields: FieldSet,
+    ) -> impl Future<Output = Result<Vec<ItemView>, StoreError>> + Send;
 
     /// One page of items from the index that serves `query`, honouring `query.drafts_of`.
     fn list(&self, query: &ListQuery) -> impl Future<Output = Result<Page<ItemView>, StoreError>> + Send;

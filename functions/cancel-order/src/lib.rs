@@ -1,0 +1,9 @@
+//! `POST /api/orders/{id}/cancel`: cancels a placed order and returns its stock, exactly once.
+
+use lambda_http::{Body, Request, Response};
+use shared::App;
+use shared::http::{orders, serve};
+
+pub async fn handle(request: Request, app: &App) -> Response<Body> {
+    serve(&request, "POST /api/orders/{id}/cancel", orders::cancel(app, &request)).await
+}

@@ -1,0 +1,9 @@
+//! `GET /api/orders/{id}`: one order with its lines and item summaries (two DynamoDB calls).
+
+use lambda_http::{Body, Request, Response};
+use shared::App;
+use shared::http::{orders, serve};
+
+pub async fn handle(request: Request, app: &App) -> Response<Body> {
+    serve(&request, "GET /api/orders/{id}", orders::get(app, &request)).await
+}

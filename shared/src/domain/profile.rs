@@ -1,0 +1,25 @@
+//! The minimal public profile of a user, embedded where their items are listed.
+
+use serde::{Deserialize, Serialize};
+
+use super::OwnerId;
+
+pub const DISPLAY_NAME_MAX_CHARS: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub id: OwnerId,
+    pub display_name: String,
+}
+
+impl Profile {
+    /// The display name comes from the token's `name` claim when it has a usable one, else the id.
+    pub fn for_user(id: &OwnerId, name_claim: Option<&str>) -> Self {
+        let display_name = name_claim
+            .map(str::trim)
+            .filter(|name| !name.is_empty() && !name.chars().any(char::is_control))
+            .map(|name| name.chars().take(DISPLAY_NAME_MAX_CHARS).collect())
+            .unwrap_or_else(|| id.as_str().to_owned());
+        Self { id: id.clone(), display_name }
+    }
+}
