@@ -12,7 +12,8 @@ start_moto "${MOTO_PORT:-5000}"
 set -a
 source infra/local.env
 set +a
-python infra/table.py "$TABLE_NAME"
+INDEX_QUEUE_URL="$(python infra/table.py "$TABLE_NAME" "$TABLE_NAME-index")"
+export INDEX_QUEUE_URL
 
 # cargo lambda compiles lazily on the first request; build first so that request is fast.
 echo "==> building the functions"
@@ -22,9 +23,13 @@ echo "==> starting cargo lambda watch on 127.0.0.1:$API_PORT"
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$API_PORT" --ignore-changes \
   --env-file infra/local.env \
   --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test,AWS_REGION=us-east-1" \
+  --env-var "INDEX_QUEUE_URL=$INDEX_QUEUE_URL" \
   > target/watch.log 2>&1 &
 WATCH_PID=$!
-trap 'kill $WATCH_PID 2>/dev/null || true; wait $WATCH_PID 2>/dev/null || true; stop_moto' EXIT
+# Lambda's SQS event source mapping, locally: feeds index jobs to the index-worker function.
+python infra/sqs_poller.py "$INDEX_QUEUE_URL" "http://127.0.0.1:$API_PORT" > target/poller.log 2>&1 &
+POLLER_PID=$!
+trap 'kill $POLLER_PID $WATCH_PID 2>/dev/null || true; wait $WATCH_PID 2>/dev/null || true; stop_moto' EXIT
 trap 'exit 130' INT TERM
 
 TOKEN="$(python infra/mint_token.py --sub dev-user --role user)"
@@ -53,7 +58,7 @@ fi
 
 cat <<MSG
 
-The API is up on $API (logs: target/watch.log). Dev tokens, valid 12 h:
+The API is up on $API (logs: target/watch.log; indexing: target/poller.log). Dev tokens, valid 12 h:
 
   export TOKEN=$TOKEN
   export MODERATOR_TOKEN=$MODERATOR_TOKEN
@@ -64,6 +69,8 @@ TOKEN is user "dev-user" (read, write own items); moderators and admins may also
   curl -s -H "authorization: Bearer \$TOKEN" '$API/api/items?sort=price&order=asc'
   curl -s -X POST '$API/api/items' -H "authorization: Bearer \$TOKEN" \\
        -H 'content-type: application/json' -d '{"name":"Mug","price":1200,"stock":5}'
+
+  curl -s -H "authorization: Bearer \$TOKEN" '$API/api/items/search?q=desk+lamp'
 
 Other tokens: python3 infra/mint_token.py --sub alice --role admin --ttl 3600
 Ctrl-C stops the API and moto.

@@ -15,6 +15,7 @@ FIXTURE_ORDER_ID = "01JDQ3G9X2V0Y8M6K4T5R7N3QR"
 TOKEN = mint(local_secret(), "fixture-user", "user", 4102444800)
 # Deleting needs the delete permission, which the user role lacks.
 MODERATOR_TOKEN = mint(local_secret(), "fixture-moderator", "moderator", 4102444800)
+ADMIN_TOKEN = mint(local_secret(), "fixture-admin", "admin", 4102444800)
 
 
 def event(method, route, path, *, query=None, path_params=None, body=None, token=TOKEN, headers=None):
@@ -85,6 +86,8 @@ FIXTURES = {
     "update-item.ok": item_event("PATCH", body={"stock": 7}),
     "update-item.if-match": item_event("PATCH", body={"price": 3999}, headers={"if-match": "\"1\""}),
     "delete-item.ok": item_event("DELETE", token=MODERATOR_TOKEN),
+    "search-items.ok": event("GET", "/api/items/search", "/api/items/search", query={"q": "desk lamp", "limit": "5"}),
+    "reindex.ok": event("POST", "/api/admin/reindex", "/api/admin/reindex", token=ADMIN_TOKEN),
     "create-order.ok": event("POST", "/api/orders", "/api/orders",
                              body={"lines": [{"item_id": FIXTURE_ID, "quantity": 2}]},
                              headers={"idempotency-key": "fixture-order-1"}),
@@ -97,8 +100,33 @@ FIXTURES = {
 }
 
 
+def sqs_record(message_id, body):
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"receipt-{message_id}",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795614296000"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:items-index",
+        "awsRegion": "us-east-1",
+    }
+
+
+# The worker's SQS event: one real job and one poison message, to show partial batch failure.
+SQS_FIXTURES = {
+    "index-worker.batch": {"Records": [
+        sqs_record("job-1", json.dumps({"item_id": FIXTURE_ID, "version": 1, "op": "upsert"})),
+        sqs_record("poison-1", "this is not a job"),
+    ]},
+}
+
+
 def main() -> None:
     EVENTS.mkdir(exist_ok=True)
+    for name, fixture in SQS_FIXTURES.items():
+        (EVENTS / f"{name}.json").write_text(json.dumps(fixture, indent=2) + "\n")
     for name, fixture in FIXTURES.items():
         (EVENTS / f"{name}.json").write_text(json.dumps(fixture, indent=2) + "\n")
     print(f"wrote {len(FIXTURES)} fixtures to {EVENTS}")

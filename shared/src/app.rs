@@ -2,19 +2,27 @@
 //! function's `main` calls.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::{Body, Error, Request, Response, service_fn};
+use lambda_runtime::LambdaEvent;
 
 use crate::config::Config;
 use crate::domain::Timestamp;
 use crate::http::auth::Authenticator;
 use crate::http::cursor::CursorCodec;
 use crate::idempotency::IdempotencyStore;
-use crate::repository::{DynamoItemRepository, DynamoOrderRepository, DynamoProfileRepository};
-use crate::service::{ItemService, OrderService, ProfileService};
+use crate::queue::IndexQueue;
+use crate::repository::{DynamoItemRepository, DynamoOrderRepository, DynamoProfileRepository, DynamoVectorRepository};
+use crate::search::{Embedder, HashingEmbedder};
+use crate::service::{IndexNotifier, Indexer, ItemService, OrderService, ProfileService, SearchService};
 
 pub struct App {
     pub items: ItemService<DynamoItemRepository>,
+    pub indexer: Indexer<DynamoItemRepository>,
+    pub search: SearchService<DynamoItemRepository>,
     pub orders: OrderService<DynamoItemRepository>,
     pub profiles: ProfileService,
     pub idempotency: IdempotencyStore,
@@ -24,9 +32,16 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(config: &Config, dynamo: aws_sdk_dynamodb::Client) -> Self {
+    /// Clients are built once per container and shared by every service (they are cheap handles).
+    pub fn new(config: &Config, dynamo: aws_sdk_dynamodb::Client, sqs: aws_sdk_sqs::Client) -> Self {
+        let items = || DynamoItemRepository::new(dynamo.clone(), &config.table_name);
+        let vectors = || DynamoVectorRepository::new(dynamo.clone(), &config.table_name);
+        let queue = config.index_queue_url.as_ref().map(|url| Arc::new(IndexQueue::new(sqs, url)));
+        let embedder: Arc<dyn Embedder> = Arc::new(HashingEmbedder);
         Self {
-            items: ItemService::new(DynamoItemRepository::new(dynamo.clone(), &config.table_name)),
+            items: ItemService::new(items(), IndexNotifier::new(queue.clone())),
+            indexer: Indexer::new(items(), vectors(), embedder.clone(), queue),
+            search: SearchService::new(items(), vectors(), embedder, config.search_refresh),
             orders: OrderService::new(
                 DynamoOrderRepository::new(dynamo.clone(), &config.table_name),
                 DynamoItemRepository::new(dynamo.clone(), &config.table_name),
@@ -44,12 +59,42 @@ impl App {
     pub async fn from_env() -> Result<Self, Error> {
         let config = Config::from_env()?;
         let aws = aws_config::load_from_env().await;
-        Ok(Self::new(&config, aws_sdk_dynamodb::Client::new(&aws)))
+        Ok(Self::new(&config, aws_sdk_dynamodb::Client::new(&aws), sqs_client(&aws)))
     }
 
     pub fn now(&self) -> Timestamp {
         (self.clock)()
     }
+}
+
+/// Initialises logging, builds the `App` once, and serves the SQS batch `handler`.
+pub async fn run_sqs<F, Fut>(handler: F) -> Result<(), Error>
+where
+    F: Fn(SqsEvent, &'static App) -> Fut,
+    Fut: Future<Output = SqsBatchResponse> + Send,
+{
+    crate::telemetry::init();
+    let app: &'static App = Box::leak(Box::new(App::from_env().await?));
+    lambda_runtime::run(lambda_runtime::service_fn(|event: LambdaEvent<SqsEvent>| {
+        let response = handler(event.payload, app);
+        async move { Ok::<_, Error>(response.await) }
+    }))
+    .await
+}
+
+/// SQS sends are retried by `IndexQueue` with its own backoff, so the SDK makes one attempt each,
+/// bounded in time: a dead queue endpoint must not hold an item write for long.
+pub fn sqs_client(aws: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::config::Builder::from(aws)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(500))
+                .operation_timeout(Duration::from_secs(2))
+                .build(),
+        )
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
 }
 
 /// Initialises logging, builds the `App` once, and serves `handler` on the Lambda runtime.

@@ -16,6 +16,10 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Signs pagination cursors.
     pub cursor_secret: Secret,
+    /// SQS queue for index jobs. Unset, writes still mark items `index_pending` for the reconciler.
+    pub index_queue_url: Option<String>,
+    /// How stale a warm search container's index may get before it asks DynamoDB for changes.
+    pub search_refresh: Duration,
 }
 
 /// Bytes that never appear in `Debug` output or logs.
@@ -110,7 +114,7 @@ impl Config {
         };
         let seconds = |name: &str, default: u64| -> Result<u64, ConfigError> {
             optional(name).map_or(Ok(default), |raw| {
-                raw.trim().parse().map_err(|_| ConfigError(format!("{name} must be a whole number of seconds")))
+                raw.trim().parse().map_err(|_| ConfigError(format!("{name} must be a whole number")))
             })
         };
 
@@ -152,7 +156,8 @@ impl Config {
             (None, Some(jwt)) => derive_key(jwt.expose(), b"pagination-cursor-key/v1"),
             (None, None) => return Err(ConfigError("CURSOR_SECRET (or JWT_SECRET) must be set".to_owned())),
         };
-        Ok(Self { table_name, auth, cursor_secret })
+        let search_refresh = Duration::from_millis(seconds("SEARCH_REFRESH_MS", 1000)?);
+        Ok(Self { table_name, auth, cursor_secret, index_queue_url: optional("INDEX_QUEUE_URL"), search_refresh })
     }
 }
 

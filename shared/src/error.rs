@@ -195,6 +195,18 @@ impl std::error::Error for ApiError {
     }
 }
 
+/// "context: cause: cause's cause", so one log line carries the whole story.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    chain
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

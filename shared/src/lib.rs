@@ -6,9 +6,12 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod idempotency;
+pub mod queue;
 pub mod repository;
 pub mod retry;
+pub mod search;
 pub mod service;
 pub mod telemetry;
+pub mod worker;
 
 pub use app::App;

@@ -26,6 +26,8 @@ async fn every_fixture_is_exercised_through_its_function() {
         ("get-item.ok", 200),
         ("get-item.fields", 200),
         ("get-item.no-token", 401),
+        ("search-items.ok", 200),
+        ("reindex.ok", 200),
         ("create-order.ok", 201),
         ("list-orders.ok", 200),
         ("get-order.ok", 200),
@@ -42,6 +44,7 @@ async fn every_fixture_is_exercised_through_its_function() {
         .collect();
     names.sort();
     let mut covered: Vec<String> = expectations.iter().map(|(name, _)| (*name).to_owned()).collect();
+    covered.push("index-worker.batch".to_owned());
     covered.sort();
     assert_eq!(names, covered, "every fixture has an expectation here");
 
@@ -55,4 +58,10 @@ async fn every_fixture_is_exercised_through_its_function() {
             order_id = id_of(&reply.body["data"]);
         }
     }
+
+    // The worker's fixture: a real job for the seeded item and a poison message.
+    let event = load_fixture("index-worker.batch").to_string().replace(FIXTURE_ITEM_ID, &item_id);
+    let response = index_worker::handle(serde_json::from_str(&event).unwrap(), &app.app).await;
+    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failed, ["poison-1"]);
 }

@@ -11,6 +11,7 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_types::config_bag::ConfigBag;
 
+use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
@@ -35,7 +36,11 @@ pub fn repo_root() -> PathBuf {
 pub struct TestApp {
     pub app: App,
     pub dynamo: Client,
+    pub sqs: aws_sdk_sqs::Client,
     pub table: String,
+    /// This test's own index queue.
+    pub queue_url: String,
+    config: Config,
     calls: Arc<AtomicUsize>,
 }
 
@@ -85,8 +90,25 @@ pub async fn spawn_app_with(auth: AuthConfig) -> Arc<TestApp> {
     create_table(&dynamo, &table)
         .await
         .unwrap_or_else(|e| panic!("cannot create a table on the moto server at {endpoint} (is it running?): {e:?}"));
-    let config = Config { table_name: table.clone(), auth, cursor_secret: Secret::new(DEV_SECRET) };
-    Arc::new(TestApp { app: App::new(&config, dynamo.clone()), dynamo, table, calls })
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(format!("{table}-index"))
+        .send()
+        .await
+        .expect("create index queue")
+        .queue_url
+        .expect("queue url");
+    let config = Config {
+        table_name: table.clone(),
+        auth,
+        cursor_secret: Secret::new(DEV_SECRET),
+        index_queue_url: Some(queue_url.clone()),
+        // Tests index and search back to back: no staleness allowed.
+        search_refresh: std::time::Duration::ZERO,
+    };
+    let app = App::new(&config, dynamo.clone(), shared::app::sqs_client(&aws));
+    Arc::new(TestApp { app, dynamo, sqs, table, queue_url, config, calls })
 }
 
 #[derive(Deserialize)]
@@ -123,6 +145,8 @@ struct IndexSpec {
 #[serde(rename_all = "PascalCase")]
 struct ProjectionSpec {
     projection_type: String,
+    #[serde(default)]
+    non_key_attributes: Option<Vec<String>>,
 }
 
 fn key_schema(keys: &[KeySpec]) -> Vec<KeySchemaElement> {
@@ -158,6 +182,7 @@ async fn create_table(dynamo: &Client, name: &str) -> Result<(), aws_sdk_dynamod
             .projection(
                 Projection::builder()
                     .projection_type(ProjectionType::from(index.projection.projection_type.as_str()))
+                    .set_non_key_attributes(index.projection.non_key_attributes.clone())
                     .build(),
             )
             .build()
@@ -383,6 +408,8 @@ impl TestApp {
             "GET /api/orders" => list_orders::handle(request, &self.app).await,
             "GET /api/orders/{id}" => get_order::handle(request, &self.app).await,
             "POST /api/orders/{id}/cancel" => cancel_order::handle(request, &self.app).await,
+            "GET /api/items/search" => search_items::handle(request, &self.app).await,
+            "POST /api/admin/reindex" => reindex::handle(request, &self.app).await,
             other => panic!("no function for route {other}"),
         };
         let status = response.status().as_u16();
@@ -399,6 +426,80 @@ impl TestApp {
         let reply = self.send(Call::create(body).by_user(owner)).await;
         assert_eq!(reply.status, 201, "create failed: {:?}", reply.body);
         reply.body["data"].clone()
+    }
+
+    /// Another app on the same table whose SQS endpoint refuses connections: SQS "is down".
+    pub fn with_sqs_down(&self) -> App {
+        let dead = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:1")
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"),
+            ))
+            .build();
+        App::new(&self.config, self.dynamo.clone(), shared::app::sqs_client(&dead))
+    }
+
+    /// Sends a raw message body to this test's index queue.
+    pub async fn send_to_index_queue(&self, body: &str) {
+        self.sqs.send_message().queue_url(&self.queue_url).message_body(body).send().await.expect("send");
+    }
+
+    /// Receives up to 10 messages from the index queue as the SQS event Lambda would deliver.
+    pub async fn receive_index_batch(&self) -> SqsEvent {
+        let received = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive");
+        let records: Vec<Value> = received
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| {
+                json!({
+                    "messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
+                    "eventSource": "aws:sqs", "awsRegion": "us-east-1", "attributes": {}, "messageAttributes": {}
+                })
+            })
+            .collect();
+        serde_json::from_value(json!({ "Records": records })).expect("an SQS event")
+    }
+
+    /// Runs the index worker over everything queued, as the SQS event source mapping would:
+    /// messages it reports failed stay queued. Returns (processed, failed).
+    pub async fn run_index_worker(&self) -> (usize, usize) {
+        let (mut processed, mut failed) = (0, 0);
+        loop {
+            let event = self.receive_index_batch().await;
+            if event.records.is_empty() {
+                return (processed, failed);
+            }
+            let response = index_worker::handle(event.clone(), &self.app).await;
+            let failures: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+            for message in &event.records {
+                if failures.contains(&message.message_id.as_deref().unwrap_or_default()) {
+                    failed += 1;
+                    continue;
+                }
+                processed += 1;
+                let handle = message.receipt_handle.clone().unwrap_or_default();
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+            if !failures.is_empty() {
+                return (processed, failed);
+            }
+        }
     }
 
     /// DynamoDB operations started so far through the app's client (test setup included).

@@ -15,4 +15,5 @@ mod idempotency;
 mod list;
 mod orders;
 mod read;
+mod search;
 mod write;

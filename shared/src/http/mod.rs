@@ -7,6 +7,7 @@ pub mod jwks;
 pub mod orders;
 pub mod request;
 pub mod response;
+pub mod search;
 mod serve;
 
 pub use serve::serve;

@@ -13,6 +13,7 @@ use crate::domain::{
 };
 use crate::error::ApiError;
 use crate::repository::Precondition;
+use crate::service::SearchQuery;
 
 /// Largest accepted body. A maximal item (200 + 5000 characters, each possibly a 6-byte JSON
 /// escape) stays under 32 KiB, so 64 KiB never refuses a valid item.
@@ -38,6 +39,47 @@ fn path_id(request: &Request, collection: &str) -> Result<ItemId, ApiError> {
     });
     ItemId::parse(&raw.unwrap_or_default())
         .ok_or_else(|| ApiError::invalid_field("id", "invalid", "must be a 26-character id (ULID)"))
+}
+
+const SEARCH_TEXT_MAX_CHARS: usize = 500;
+const SEARCH_LIMIT_MAX: usize = 50;
+
+/// `GET /api/items/search` parameters: `q` (required), `limit` (1..=50, default 10), `status`.
+pub fn search_query(request: &Request) -> Result<SearchQuery, ApiError> {
+    let params = QueryParams::read(request, &["q", "limit", "status"])?;
+    let mut errors = Vec::new();
+    let text = params.get("q").map(str::trim).unwrap_or_default();
+    if text.is_empty() {
+        errors.push(FieldError::new("q", "required", "is required: the text to search for"));
+    } else if text.chars().count() > SEARCH_TEXT_MAX_CHARS {
+        errors.push(FieldError::new("q", "too_long", format!("must be at most {SEARCH_TEXT_MAX_CHARS} characters")));
+    }
+    let limit = match params.get("limit").map(|raw| raw.parse::<usize>()) {
+        None => 10,
+        Some(Ok(limit)) if (1..=SEARCH_LIMIT_MAX).contains(&limit) => limit,
+        Some(_) => {
+            errors.push(FieldError::new(
+                "limit",
+                "invalid",
+                format!("must be an integer from 1 to {SEARCH_LIMIT_MAX}"),
+            ));
+            10
+        }
+    };
+    let status = match params.get("status") {
+        None => None,
+        Some(raw) => {
+            let status = ItemStatus::parse(raw);
+            if status.is_none() {
+                errors.push(FieldError::new("status", "invalid", "must be one of: draft, active, archived"));
+            }
+            status
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    Ok(SearchQuery { text: text.to_owned(), status, limit })
 }
 
 /// `GET /api/orders` parameters: `limit` and `cursor`.

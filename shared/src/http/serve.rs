@@ -55,22 +55,10 @@ where
 
 fn log_error(error: &ApiError) {
     if error.status().is_server_error() {
-        tracing::error!(error = %error_chain(error), code = error.code(), "request failed");
+        tracing::error!(error = %crate::error::error_chain(error), code = error.code(), "request failed");
     } else {
         tracing::debug!(reason = %error, code = error.code(), "request rejected");
     }
-}
-
-/// "context: cause: cause's cause", so one log line carries the whole story.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut chain = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        chain.push_str(": ");
-        chain.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    chain
 }
 
 fn gateway_context(request: &Request) -> Option<&ApiGatewayV2httpRequestContext> {

@@ -4,9 +4,11 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 use serde::Serialize;
 
 use super::batch::{BatchRead, batch_get};
@@ -188,6 +190,7 @@ impl ItemRepository for DynamoItemRepository {
             write.set("stock", &stock)?;
         }
         write.set("updated_at", &now)?;
+        write.set(keys::INDEX_PENDING, &keys::PENDING)?;
         write.values.insert(":one".to_owned(), AttributeValue::N("1".to_owned()));
         write.names.insert("#version".to_owned(), "version".to_owned());
         let update_expression = format!("SET {}, #version = #version + :one", write.assignments.join(", "));
@@ -216,23 +219,44 @@ impl ItemRepository for DynamoItemRepository {
         serde_dynamo::from_item(stored).map_err(failed("decode updated item"))
     }
 
+    /// Deletes the item and, in the same transaction, leaves a tombstone on the pending-index GSI,
+    /// so the search index learns of the deletion even if the queue message is lost.
     async fn delete(&self, id: ItemId, guard: &WriteGuard) -> Result<(), StoreError> {
         let write = ConditionalWrite::new(guard)?;
-        self.client
-            .delete_item()
+        let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(keys::item_key(id)))
             .condition_expression(write.condition)
             .set_expression_attribute_names(Some(write.names))
             .set_expression_attribute_values((!write.values.is_empty()).then_some(write.values))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(failed("build delete"))?;
+        let mut tombstone = keys::item_tombstone_key(id);
+        tombstone.insert(keys::ID.to_owned(), AttributeValue::S(id.to_string()));
+        tombstone.insert(keys::INDEX_PENDING.to_owned(), AttributeValue::S(keys::PENDING.to_owned()));
+        let put =
+            Put::builder().table_name(&self.table).set_item(Some(tombstone)).build().map_err(failed("build put"))?;
+        let outcome = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
             .send()
-            .await
-            .map_err(|err| match err.into_service_error() {
-                DeleteItemError::ConditionalCheckFailedException(e) => why_condition_failed(e.item, guard),
-                e => classify(e, "delete item"),
-            })?;
-        Ok(())
+            .await;
+        match outcome.map_err(|err| err.into_service_error()) {
+            Ok(_) => Ok(()),
+            Err(TransactWriteItemsError::TransactionCanceledException(e)) => {
+                let reason = e.cancellation_reasons.unwrap_or_default().into_iter().next();
+                match reason {
+                    Some(reason) if reason.code() == Some("ConditionalCheckFailed") => {
+                        Err(why_condition_failed(reason.item, guard))
+                    }
+                    _ => Err(StoreError::Throttled),
+                }
+            }
+            Err(e) => Err(classify(e, "delete item")),
+        }
     }
 }
 

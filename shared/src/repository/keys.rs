@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::domain::{ItemId, ItemStatus, ListQuery, Money, OrderId, OwnerId, PagePosition, SortField};
+use crate::domain::{ItemId, ItemStatus, ListQuery, Money, OrderId, OwnerId, PagePosition, SortField, Timestamp};
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -24,11 +24,47 @@ pub const ORDER_SK: &str = "ORDER";
 pub const ORDERS_PK: &str = "orders_pk";
 pub const ORDERS_BY_OWNER: &str = "orders_by_owner";
 pub const PROFILE_SK: &str = "PROFILE";
+/// Set on every item write, removed by the index worker once that version is indexed: the sparse
+/// `items_pending_index` lists exactly the items whose search index is stale.
+pub const INDEX_PENDING: &str = "index_pending";
+pub const PENDING: &str = "PENDING";
+pub const ITEMS_PENDING_INDEX: &str = "items_pending_index";
+/// Left by a delete (in the same transaction) until the worker removes the item's vector.
+pub const TOMBSTONE_SK: &str = "DELETED";
+pub const VECTOR_SK: &str = "VECTOR";
+pub const VECTOR_PK: &str = "vector_pk";
+pub const ALL_VECTORS: &str = "VECTORS";
+pub const CHANGED_AT: &str = "changed_at";
+pub const VECTORS_BY_CHANGE: &str = "vectors_by_change";
 pub const ITEM_SK: &str = "ITEM";
 pub const ALL_ITEMS: &str = "ITEM";
 
 pub fn item_pk(id: ItemId) -> String {
     format!("{ITEM_PREFIX}{id}")
+}
+
+pub fn item_tombstone_key(id: ItemId) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (PK.to_owned(), AttributeValue::S(item_pk(id))),
+        (SK.to_owned(), AttributeValue::S(TOMBSTONE_SK.to_owned())),
+    ])
+}
+
+pub fn vector_key(id: ItemId) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (PK.to_owned(), AttributeValue::S(item_pk(id))),
+        (SK.to_owned(), AttributeValue::S(VECTOR_SK.to_owned())),
+    ])
+}
+
+/// Sort key of `vectors_by_change`: 13-digit milliseconds, then the id for uniqueness.
+pub fn changed_at(now: Timestamp, id: ItemId) -> String {
+    format!("{:013}#{id}", now.as_millis().max(0))
+}
+
+/// The smallest `changed_at` at or after `millis`.
+pub fn changed_at_floor(millis: i64) -> String {
+    format!("{:013}#", millis.max(0))
 }
 
 pub fn order_pk(id: OrderId) -> String {
@@ -142,7 +178,6 @@ pub fn position_of_key(key: &HashMap<String, AttributeValue>) -> Option<PagePosi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Timestamp;
 
     fn id() -> ItemId {
         ItemId::new(Timestamp::from_millis(1_700_000_000_000))

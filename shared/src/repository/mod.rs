@@ -6,6 +6,7 @@ pub mod keys;
 mod orders;
 mod profiles;
 mod records;
+mod vectors;
 
 use std::error::Error as StdError;
 use std::future::Future;
@@ -13,6 +14,7 @@ use std::future::Future;
 pub use dynamo::DynamoItemRepository;
 pub use orders::{CancelError, DynamoOrderRepository, PlaceError};
 pub use profiles::DynamoProfileRepository;
+pub use vectors::{DELETED_VERSION, DynamoVectorRepository, Pending};
 
 use crate::domain::{
     FieldSet, Item, ItemChanges, ItemId, ItemPatch, ItemView, ListQuery, OwnerId, Page, Timestamp, Version,

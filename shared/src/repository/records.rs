@@ -12,6 +12,7 @@ pub struct ItemRecord<'a> {
     list_pk: &'static str,
     status_pk: String,
     price_sk: String,
+    index_pending: &'static str,
     #[serde(flatten)]
     item: &'a Item,
 }
@@ -24,6 +25,7 @@ impl<'a> ItemRecord<'a> {
             list_pk: keys::ALL_ITEMS,
             status_pk: keys::status_partition(item.status),
             price_sk: keys::price_sort_key(item.price, item.id),
+            index_pending: keys::PENDING,
             item,
         }
     }

@@ -5,15 +5,18 @@ use crate::domain::{
     FieldSet, Item, ItemChanges, ItemField, ItemId, ItemPatch, ItemView, ListQuery, Page, Principal, Timestamp, Version,
 };
 use crate::error::ApiError;
-use crate::repository::{ItemRepository, Precondition, WriteGuard};
+use crate::queue::IndexOp;
+use crate::repository::{DELETED_VERSION, ItemRepository, Precondition, WriteGuard};
+use crate::service::IndexNotifier;
 
 pub struct ItemService<R> {
     repository: R,
+    index: IndexNotifier,
 }
 
 impl<R: ItemRepository> ItemService<R> {
-    pub fn new(repository: R) -> Self {
-        Self { repository }
+    pub fn new(repository: R, index: IndexNotifier) -> Self {
+        Self { repository, index }
     }
 
     /// The new item belongs to the caller, whatever the body said (server-owned fields are
@@ -21,6 +24,7 @@ impl<R: ItemRepository> ItemService<R> {
     pub async fn create(&self, caller: &Principal, content: ItemChanges, now: Timestamp) -> Result<Item, ApiError> {
         let item = Item::create(ItemId::new(now), content, caller.user_id.clone(), now);
         self.repository.create(&item).await?;
+        self.index.notify(item.id, item.version.get(), IndexOp::Upsert).await;
         Ok(item)
     }
 
@@ -61,7 +65,9 @@ impl<R: ItemRepository> ItemService<R> {
         precondition: Precondition,
         now: Timestamp,
     ) -> Result<Item, ApiError> {
-        Ok(self.repository.replace(id, content, &guard(caller, precondition), now).await?)
+        let item = self.repository.replace(id, content, &guard(caller, precondition), now).await?;
+        self.index.notify(item.id, item.version.get(), IndexOp::Upsert).await;
+        Ok(item)
     }
 
     pub async fn update(
@@ -72,11 +78,15 @@ impl<R: ItemRepository> ItemService<R> {
         precondition: Precondition,
         now: Timestamp,
     ) -> Result<Item, ApiError> {
-        Ok(self.repository.update(id, patch, &guard(caller, precondition), now).await?)
+        let item = self.repository.update(id, patch, &guard(caller, precondition), now).await?;
+        self.index.notify(item.id, item.version.get(), IndexOp::Upsert).await;
+        Ok(item)
     }
 
     pub async fn delete(&self, caller: &Principal, id: ItemId, precondition: Precondition) -> Result<(), ApiError> {
-        Ok(self.repository.delete(id, &guard(caller, precondition)).await?)
+        self.repository.delete(id, &guard(caller, precondition)).await?;
+        self.index.notify(id, DELETED_VERSION, IndexOp::Delete).await;
+        Ok(())
     }
 }
 

@@ -1,0 +1,9 @@
+//! `POST /api/admin/reindex`: admin: re-enqueues every item whose search index is stale.
+
+use lambda_http::{Body, Request, Response};
+use shared::App;
+use shared::http::{search, serve};
+
+pub async fn handle(request: Request, app: &App) -> Response<Body> {
+    serve(&request, "POST /api/admin/reindex", search::reindex(app, &request)).await
+}

@@ -1,0 +1,6 @@
+//! Lambda entry point: wiring only; the behaviour lives in `shared`.
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::app::run(reindex::handle).await
+}

@@ -1,0 +1,55 @@
+//! The indexing queue: every item write enqueues `{ item_id, version, op }` to SQS for the index
+//! worker. Sends are retried with backoff; if SQS stays unavailable the write still succeeds,
+//! because the item carries an `index_pending` marker the reconciler finds (see README).
+
+use std::time::Duration;
+
+use aws_sdk_sqs::Client;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ItemId;
+use crate::retry::Backoff;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IndexOp {
+    Upsert,
+    Delete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexJob {
+    pub item_id: ItemId,
+    pub version: u64,
+    pub op: IndexOp,
+}
+
+pub struct IndexQueue {
+    client: Client,
+    url: String,
+}
+
+impl IndexQueue {
+    pub fn new(client: Client, url: impl Into<String>) -> Self {
+        Self { client, url: url.into() }
+    }
+
+    /// Sends the job, retrying transient failures a few times with jittered backoff. The caller
+    /// logs and moves on if this fails: the `index_pending` marker already guarantees the job.
+    pub async fn enqueue(&self, job: &IndexJob) -> Result<(), String> {
+        let body = serde_json::to_string(job).map_err(|e| e.to_string())?;
+        let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_millis(400), 2);
+        loop {
+            match self.client.send_message().queue_url(&self.url).message_body(&body).send().await {
+                Ok(_) => return Ok(()),
+                Err(error) => {
+                    let reason = aws_sdk_sqs::error::DisplayErrorContext(&error).to_string();
+                    match backoff.next_delay() {
+                        Some(delay) => tokio::time::sleep(delay).await,
+                        None => return Err(reason),
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Keeping the search index in step with the items: publishing jobs after writes, the worker's
+//! processing of one job, and the reconciler that re-enqueues whatever is still marked stale.
+
+use std::sync::Arc;
+
+use crate::domain::{FieldSet, ItemId, Timestamp};
+use crate::error::ApiError;
+use crate::queue::{IndexJob, IndexOp, IndexQueue};
+use crate::repository::{DELETED_VERSION, DynamoVectorRepository, ItemRepository, StoreError};
+use crate::search::{Embedder, IndexEntry, item_text};
+
+pub struct Indexer<R> {
+    items: R,
+    vectors: DynamoVectorRepository,
+    embedder: Arc<dyn Embedder>,
+    queue: Option<Arc<IndexQueue>>,
+}
+
+impl<R: ItemRepository> Indexer<R> {
+    pub fn new(
+        items: R,
+        vectors: DynamoVectorRepository,
+        embedder: Arc<dyn Embedder>,
+        queue: Option<Arc<IndexQueue>>,
+    ) -> Self {
+        Self { items, vectors, embedder, queue }
+    }
+
+    /// Indexes the item as it is now, whatever the job said: the store is the truth, so repeated,
+    /// late or out-of-order jobs all converge on the newest version.
+    pub async fn process(&self, job: &IndexJob, now: Timestamp) -> Result<(), StoreError> {
+        let item = self.items.get(job.item_id, FieldSet::all()).await?;
+        match item {
+            Some(view) => {
+                let (Some(name), Some(description), Some(status), Some(owner_id), Some(version)) =
+                    (view.name, view.description, view.status, view.owner_id, view.version)
+                else {
+                    return Err(StoreError::Failed { context: "index item", source: "item lacks fields".into() });
+                };
+                let entry = IndexEntry {
+                    id: job.item_id,
+                    version: version.get(),
+                    status,
+                    owner_id,
+                    deleted: false,
+                    vector: self.embedder.embed(&item_text(name.as_str(), description.as_str())),
+                    changed_at: now.as_millis(),
+                };
+                self.vectors.put(&entry, now).await?;
+                self.vectors.clear_pending(job.item_id, version.get()).await
+            }
+            None => {
+                let tombstone = IndexEntry {
+                    id: job.item_id,
+                    version: DELETED_VERSION,
+                    status: crate::domain::ItemStatus::Archived,
+                    owner_id: crate::domain::OwnerId::new(""),
+                    deleted: true,
+                    vector: Vec::new(),
+                    changed_at: now.as_millis(),
+                };
+                self.vectors.put(&tombstone, now).await?;
+                self.vectors.remove_tombstone(job.item_id).await
+            }
+        }
+    }
+
+    /// Re-enqueues up to `limit` items whose index is stale; returns how many were enqueued.
+    pub async fn reconcile(&self, limit: usize) -> Result<usize, ApiError> {
+        let queue = self.queue.as_ref().ok_or_else(|| ApiError::Internal {
+            context: "reindex needs INDEX_QUEUE_URL",
+            source: "no index queue configured".into(),
+        })?;
+        let mut enqueued = 0;
+        for pending in self.vectors.pending(limit).await? {
+            let op = if pending.deleted { IndexOp::Delete } else { IndexOp::Upsert };
+            let job = IndexJob { item_id: pending.id, version: pending.version, op };
+            queue
+                .enqueue(&job)
+                .await
+                .map_err(|reason| ApiError::Internal { context: "enqueue reindex job", source: reason.into() })?;
+            enqueued += 1;
+        }
+        Ok(enqueued)
+    }
+}
+
+/// Publishes index jobs after item writes. A failed send is logged, not returned: the write
+/// already marked the item `index_pending`, which the reconciler turns into a job later.
+pub struct IndexNotifier {
+    queue: Option<Arc<IndexQueue>>,
+}
+
+impl IndexNotifier {
+    pub fn new(queue: Option<Arc<IndexQueue>>) -> Self {
+        Self { queue }
+    }
+
+    pub async fn notify(&self, item_id: ItemId, version: u64, op: IndexOp) {
+        let Some(queue) = &self.queue else { return };
+        if let Err(reason) = queue.enqueue(&IndexJob { item_id, version, op }).await {
+            tracing::warn!(%item_id, version, %reason, "index job not sent; the reconciler will pick the item up");
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! The index worker's SQS batch handler: every message processed concurrently, and only the
+//! failed ones reported back (`ReportBatchItemFailures`), so one bad message does not re-run the
+//! others; a message that keeps failing reaches the dead-letter queue after `maxReceiveCount`.
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use futures_util::future::join_all;
+
+use crate::app::App;
+use crate::queue::IndexJob;
+
+pub async fn handle_batch(app: &App, event: SqsEvent) -> SqsBatchResponse {
+    let outcomes = join_all(event.records.iter().map(|message| process(app, message))).await;
+    let mut response = SqsBatchResponse::default();
+    for (message, outcome) in event.records.iter().zip(outcomes) {
+        let id = message.message_id.clone().unwrap_or_default();
+        match outcome {
+            Ok(job) => tracing::info!(message_id = %id, item_id = %job.item_id, version = job.version, "indexed"),
+            Err(reason) => {
+                tracing::error!(message_id = %id, %reason, "index job failed; SQS will redeliver it");
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+            }
+        }
+    }
+    response
+}
+
+async fn process(app: &App, message: &SqsMessage) -> Result<IndexJob, String> {
+    let body = message.body.as_deref().ok_or("message has no body")?;
+    let job: IndexJob = serde_json::from_str(body).map_err(|e| format!("not an index job: {e}"))?;
+    app.indexer.process(&job, app.now()).await.map_err(|e| crate::error::error_chain(&e))?;
+    Ok(job)
+}
