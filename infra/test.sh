@@ -14,6 +14,8 @@ echo "==> cfn-lint template.yaml"
 cfn-lint template.yaml
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The optional Bedrock embedder is compiled and linted too, so it cannot rot.
+cargo clippy -p shared --features bedrock --locked -- -D warnings
 echo "==> cargo test"
 cargo test --workspace --locked 2>&1 | tee target/test-output.log
 # One closing line for the whole run: the sum over every test binary.

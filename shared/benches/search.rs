@@ -8,8 +8,8 @@ use shared::domain::{ItemId, ItemStatus, OwnerId, Principal, Role, Timestamp};
 use shared::search::{Embedder, HashingEmbedder, IndexEntry, VectorIndex, item_text};
 
 const WORDS: [&str; 24] = [
-    "desk", "lamp", "oak", "walnut", "chair", "table", "brass", "copper", "kettle", "mug", "velvet", "sofa",
-    "shelf", "book", "pen", "ink", "paper", "rug", "wool", "linen", "glass", "vase", "clock", "mirror",
+    "desk", "lamp", "oak", "walnut", "chair", "table", "brass", "copper", "kettle", "mug", "velvet", "sofa", "shelf",
+    "book", "pen", "ink", "paper", "rug", "wool", "linen", "glass", "vase", "clock", "mirror",
 ];
 
 fn catalogue(size: usize) -> Vec<(ItemId, String)> {
@@ -133,7 +133,11 @@ fn key_schema(hash: &str, range: &str) -> Vec<aws_sdk_dynamodb::types::KeySchema
     [(hash, aws_sdk_dynamodb::types::KeyType::Hash), (range, aws_sdk_dynamodb::types::KeyType::Range)]
         .into_iter()
         .map(|(name, kind)| {
-            aws_sdk_dynamodb::types::KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("key")
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .expect("key")
         })
         .collect()
 }

@@ -9,14 +9,14 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::{Body, Error, Request, Response, service_fn};
 use lambda_runtime::LambdaEvent;
 
-use crate::config::Config;
+use crate::config::{Config, EmbedderChoice};
 use crate::domain::Timestamp;
 use crate::http::auth::Authenticator;
 use crate::http::cursor::CursorCodec;
 use crate::idempotency::IdempotencyStore;
 use crate::queue::IndexQueue;
 use crate::repository::{DynamoItemRepository, DynamoOrderRepository, DynamoProfileRepository, DynamoVectorRepository};
-use crate::search::{Embedder, HashingEmbedder};
+use crate::search::{HashingEmbedder, TextEmbedder};
 use crate::service::{IndexNotifier, Indexer, ItemService, OrderService, ProfileService, SearchService};
 
 pub struct App {
@@ -33,11 +33,16 @@ pub struct App {
 
 impl App {
     /// Clients are built once per container and shared by every service (they are cheap handles).
-    pub fn new(config: &Config, dynamo: aws_sdk_dynamodb::Client, sqs: aws_sdk_sqs::Client) -> Self {
+    pub fn new(
+        config: &Config,
+        dynamo: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+        embedder: TextEmbedder,
+    ) -> Self {
         let items = || DynamoItemRepository::new(dynamo.clone(), &config.table_name);
         let vectors = || DynamoVectorRepository::new(dynamo.clone(), &config.table_name);
         let queue = config.index_queue_url.as_ref().map(|url| Arc::new(IndexQueue::new(sqs, url)));
-        let embedder: Arc<dyn Embedder> = Arc::new(HashingEmbedder);
+        let embedder = Arc::new(embedder);
         Self {
             items: ItemService::new(items(), IndexNotifier::new(queue.clone())),
             indexer: Indexer::new(items(), vectors(), embedder.clone(), queue),
@@ -59,11 +64,28 @@ impl App {
     pub async fn from_env() -> Result<Self, Error> {
         let config = Config::from_env()?;
         let aws = aws_config::load_from_env().await;
-        Ok(Self::new(&config, aws_sdk_dynamodb::Client::new(&aws), sqs_client(&aws)))
+        let embedder = embedder_for(&config, &aws)?;
+        Ok(Self::new(&config, aws_sdk_dynamodb::Client::new(&aws), sqs_client(&aws), embedder))
     }
 
     pub fn now(&self) -> Timestamp {
         (self.clock)()
+    }
+}
+
+/// `EMBEDDER=hashing` (default) or `bedrock` (needs the `bedrock` cargo feature).
+fn embedder_for(config: &Config, aws: &aws_config::SdkConfig) -> Result<TextEmbedder, Error> {
+    match &config.embedder {
+        EmbedderChoice::Hashing => Ok(TextEmbedder::Hashing(HashingEmbedder)),
+        #[cfg(feature = "bedrock")]
+        EmbedderChoice::Bedrock { model_id } => Ok(TextEmbedder::Bedrock(
+            crate::search::bedrock::BedrockEmbedder::new(aws_sdk_bedrockruntime::Client::new(aws), model_id),
+        )),
+        #[cfg(not(feature = "bedrock"))]
+        EmbedderChoice::Bedrock { .. } => {
+            let _ = aws;
+            Err("EMBEDDER=bedrock needs a build with the `bedrock` cargo feature".into())
+        }
     }
 }
 

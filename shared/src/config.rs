@@ -20,6 +20,13 @@ pub struct Config {
     pub index_queue_url: Option<String>,
     /// How stale a warm search container's index may get before it asks DynamoDB for changes.
     pub search_refresh: Duration,
+    pub embedder: EmbedderChoice,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EmbedderChoice {
+    Hashing,
+    Bedrock { model_id: String },
 }
 
 /// Bytes that never appear in `Debug` output or logs.
@@ -157,7 +164,21 @@ impl Config {
             (None, None) => return Err(ConfigError("CURSOR_SECRET (or JWT_SECRET) must be set".to_owned())),
         };
         let search_refresh = Duration::from_millis(seconds("SEARCH_REFRESH_MS", 1000)?);
-        Ok(Self { table_name, auth, cursor_secret, index_queue_url: optional("INDEX_QUEUE_URL"), search_refresh })
+        let embedder = match optional("EMBEDDER").as_deref().unwrap_or("hashing") {
+            "hashing" => EmbedderChoice::Hashing,
+            "bedrock" => EmbedderChoice::Bedrock {
+                model_id: optional("BEDROCK_MODEL_ID").unwrap_or_else(|| "amazon.titan-embed-text-v2:0".to_owned()),
+            },
+            other => return Err(ConfigError(format!("EMBEDDER must be hashing or bedrock, not {other:?}"))),
+        };
+        Ok(Self {
+            table_name,
+            auth,
+            cursor_secret,
+            index_queue_url: optional("INDEX_QUEUE_URL"),
+            search_refresh,
+            embedder,
+        })
     }
 }
 

@@ -106,8 +106,9 @@ pub async fn spawn_app_with(auth: AuthConfig) -> Arc<TestApp> {
         index_queue_url: Some(queue_url.clone()),
         // Tests index and search back to back: no staleness allowed.
         search_refresh: std::time::Duration::ZERO,
+        embedder: shared::config::EmbedderChoice::Hashing,
     };
-    let app = App::new(&config, dynamo.clone(), shared::app::sqs_client(&aws));
+    let app = App::new(&config, dynamo.clone(), shared::app::sqs_client(&aws), hashing());
     Arc::new(TestApp { app, dynamo, sqs, table, queue_url, config, calls })
 }
 
@@ -198,6 +199,10 @@ async fn create_table(dynamo: &Client, name: &str) -> Result<(), aws_sdk_dynamod
         .send()
         .await?;
     Ok(())
+}
+
+fn hashing() -> shared::search::TextEmbedder {
+    shared::search::TextEmbedder::Hashing(shared::search::HashingEmbedder)
 }
 
 pub fn token(sub: &str, role: &str) -> String {
@@ -438,7 +443,7 @@ impl TestApp {
                 aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"),
             ))
             .build();
-        App::new(&self.config, self.dynamo.clone(), shared::app::sqs_client(&dead))
+        App::new(&self.config, self.dynamo.clone(), shared::app::sqs_client(&dead), hashing())
     }
 
     /// Sends a raw message body to this test's index queue.

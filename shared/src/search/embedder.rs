@@ -14,6 +14,26 @@ pub trait Embedder: Send + Sync {
     fn embed(&self, text: &str) -> Vec<f32>;
 }
 
+/// The embedder a deployment uses, chosen by configuration (`EMBEDDER`). Switching embedders
+/// changes every vector: reindex everything after a switch.
+pub enum TextEmbedder {
+    /// In-process feature hashing: the default, and what tests and local runs use.
+    Hashing(HashingEmbedder),
+    /// Amazon Bedrock Titan Text Embeddings V2 (cargo feature `bedrock`).
+    #[cfg(feature = "bedrock")]
+    Bedrock(super::bedrock::BedrockEmbedder),
+}
+
+impl TextEmbedder {
+    pub async fn embed(&self, text: &str) -> Result<Vec<f32>, String> {
+        match self {
+            TextEmbedder::Hashing(embedder) => Ok(embedder.embed(text)),
+            #[cfg(feature = "bedrock")]
+            TextEmbedder::Bedrock(embedder) => embedder.embed(text).await,
+        }
+    }
+}
+
 /// The text of an item that search matches against.
 pub fn item_text(name: &str, description: &str) -> String {
     format!("{name}\n{description}")

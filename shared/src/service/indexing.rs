@@ -7,12 +7,12 @@ use crate::domain::{FieldSet, ItemId, Timestamp};
 use crate::error::ApiError;
 use crate::queue::{IndexJob, IndexOp, IndexQueue};
 use crate::repository::{DELETED_VERSION, DynamoVectorRepository, ItemRepository, StoreError};
-use crate::search::{Embedder, IndexEntry, item_text};
+use crate::search::{IndexEntry, TextEmbedder, item_text};
 
 pub struct Indexer<R> {
     items: R,
     vectors: DynamoVectorRepository,
-    embedder: Arc<dyn Embedder>,
+    embedder: Arc<TextEmbedder>,
     queue: Option<Arc<IndexQueue>>,
 }
 
@@ -20,7 +20,7 @@ impl<R: ItemRepository> Indexer<R> {
     pub fn new(
         items: R,
         vectors: DynamoVectorRepository,
-        embedder: Arc<dyn Embedder>,
+        embedder: Arc<TextEmbedder>,
         queue: Option<Arc<IndexQueue>>,
     ) -> Self {
         Self { items, vectors, embedder, queue }
@@ -43,7 +43,11 @@ impl<R: ItemRepository> Indexer<R> {
                     status,
                     owner_id,
                     deleted: false,
-                    vector: self.embedder.embed(&item_text(name.as_str(), description.as_str())),
+                    vector: self
+                        .embedder
+                        .embed(&item_text(name.as_str(), description.as_str()))
+                        .await
+                        .map_err(|reason| StoreError::Failed { context: "embed item", source: reason.into() })?,
                     changed_at: now.as_millis(),
                 };
                 self.vectors.put(&entry, now).await?;

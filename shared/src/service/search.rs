@@ -10,7 +10,7 @@ use tokio::sync::Mutex;
 use crate::domain::{FieldSet, ItemId, ItemStatus, ItemView, Principal};
 use crate::error::ApiError;
 use crate::repository::{DynamoVectorRepository, ItemRepository};
-use crate::search::{Embedder, VectorIndex};
+use crate::search::{TextEmbedder, VectorIndex};
 
 /// Each refresh re-reads this far behind the newest change seen, absorbing GSI propagation delay
 /// and clock skew between workers; re-applying a change is harmless (versions decide).
@@ -32,7 +32,7 @@ pub struct ScoredItem {
 pub struct SearchService<R> {
     items: R,
     vectors: DynamoVectorRepository,
-    embedder: Arc<dyn Embedder>,
+    embedder: Arc<TextEmbedder>,
     /// At most one refresh query per this interval: the freshness bound of a warm container.
     refresh_every: Duration,
     state: Mutex<IndexState>,
@@ -48,7 +48,7 @@ impl<R: ItemRepository> SearchService<R> {
     pub fn new(
         items: R,
         vectors: DynamoVectorRepository,
-        embedder: Arc<dyn Embedder>,
+        embedder: Arc<TextEmbedder>,
         refresh_every: Duration,
     ) -> Self {
         Self { items, vectors, embedder, refresh_every, state: Mutex::new(IndexState::default()) }
@@ -56,7 +56,11 @@ impl<R: ItemRepository> SearchService<R> {
 
     /// Best matches first, each with its score; only items the caller may read.
     pub async fn search(&self, caller: &Principal, query: &SearchQuery) -> Result<Vec<ScoredItem>, ApiError> {
-        let vector = self.embedder.embed(&query.text);
+        let vector = self
+            .embedder
+            .embed(&query.text)
+            .await
+            .map_err(|reason| ApiError::Internal { context: "embed query", source: reason.into() })?;
         let scored = {
             let mut state = self.state.lock().await;
             self.refresh(&mut state).await?;

@@ -1,0 +1,36 @@
+//! Amazon Bedrock Titan Text Embeddings V2 through the AWS SDK (cargo feature `bedrock`). The
+//! request and response shapes live in `embedder.rs`, where they are tested without network.
+
+use aws_sdk_bedrockruntime::Client;
+use aws_sdk_bedrockruntime::primitives::Blob;
+
+use super::embedder::{TitanRequest, TitanResponse};
+
+pub const DEFAULT_MODEL_ID: &str = "amazon.titan-embed-text-v2:0";
+
+pub struct BedrockEmbedder {
+    client: Client,
+    model_id: String,
+}
+
+impl BedrockEmbedder {
+    pub fn new(client: Client, model_id: impl Into<String>) -> Self {
+        Self { client, model_id: model_id.into() }
+    }
+
+    pub async fn embed(&self, text: &str) -> Result<Vec<f32>, String> {
+        let body = serde_json::to_vec(&TitanRequest::new(text)).map_err(|e| e.to_string())?;
+        let output = self
+            .client
+            .invoke_model()
+            .model_id(&self.model_id)
+            .content_type("application/json")
+            .accept("application/json")
+            .body(Blob::new(body))
+            .send()
+            .await
+            .map_err(|e| aws_sdk_bedrockruntime::error::DisplayErrorContext(&e).to_string())?;
+        let response: TitanResponse = serde_json::from_slice(output.body.as_ref()).map_err(|e| e.to_string())?;
+        response.into_vector().ok_or_else(|| "embedding has unexpected dimensions".to_owned())
+    }
+}
