@@ -12,9 +12,11 @@ use lambda_runtime::LambdaEvent;
 use crate::config::{Config, EmbedderChoice};
 use crate::domain::Timestamp;
 use crate::http::auth::Authenticator;
+use crate::http::cors::CorsPolicy;
 use crate::http::cursor::CursorCodec;
 use crate::idempotency::IdempotencyStore;
 use crate::queue::IndexQueue;
+use crate::ratelimit::RateLimiter;
 use crate::repository::{DynamoItemRepository, DynamoOrderRepository, DynamoProfileRepository, DynamoVectorRepository};
 use crate::search::{HashingEmbedder, TextEmbedder};
 use crate::service::{IndexNotifier, Indexer, ItemService, OrderService, ProfileService, SearchService};
@@ -27,6 +29,8 @@ pub struct App {
     pub profiles: ProfileService,
     pub idempotency: IdempotencyStore,
     pub auth: Authenticator,
+    pub limiter: RateLimiter,
+    pub cors: CorsPolicy,
     pub cursors: CursorCodec,
     pub clock: fn() -> Timestamp,
 }
@@ -52,8 +56,15 @@ impl App {
                 DynamoItemRepository::new(dynamo.clone(), &config.table_name),
             ),
             profiles: ProfileService::new(DynamoProfileRepository::new(dynamo.clone(), &config.table_name)),
-            idempotency: IdempotencyStore::new(dynamo, &config.table_name),
+            idempotency: IdempotencyStore::new(dynamo.clone(), &config.table_name),
             auth: Authenticator::new(&config.auth),
+            limiter: RateLimiter::new(
+                dynamo,
+                &config.table_name,
+                config.rate_limits.clone(),
+                config.rate_limit_fail_open,
+            ),
+            cors: CorsPolicy::new(config.cors_allowed_origins.clone()),
             cursors: CursorCodec::new(config.cursor_secret.expose()),
             clock: Timestamp::now,
         }

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 
+use crate::ratelimit::RateRules;
+
 /// HMAC secrets shorter than the hash output weaken the signature (RFC 7518 §3.2).
 pub const MIN_SECRET_BYTES: usize = 32;
 
@@ -21,6 +23,11 @@ pub struct Config {
     /// How stale a warm search container's index may get before it asks DynamoDB for changes.
     pub search_refresh: Duration,
     pub embedder: EmbedderChoice,
+    pub rate_limits: RateRules,
+    /// When the rate-limit table cannot be reached: admit (true, the default) or answer 503.
+    pub rate_limit_fail_open: bool,
+    /// Origins allowed to call the API from a browser (`*` for any); empty: no CORS headers.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,6 +178,18 @@ impl Config {
             },
             other => return Err(ConfigError(format!("EMBEDDER must be hashing or bedrock, not {other:?}"))),
         };
+        let rate_limits = match optional("RATE_LIMITS") {
+            Some(raw) => RateRules::parse(&raw).map_err(|e| ConfigError(format!("RATE_LIMITS: {e}")))?,
+            None => RateRules::defaults(),
+        };
+        let rate_limit_fail_open = match optional("RATE_LIMIT_FAIL").as_deref().unwrap_or("open") {
+            "open" => true,
+            "closed" => false,
+            other => return Err(ConfigError(format!("RATE_LIMIT_FAIL must be open or closed, not {other:?}"))),
+        };
+        let cors_allowed_origins = optional("CORS_ALLOWED_ORIGINS")
+            .map(|raw| raw.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
+            .unwrap_or_default();
         Ok(Self {
             table_name,
             auth,
@@ -178,6 +197,9 @@ impl Config {
             index_queue_url: optional("INDEX_QUEUE_URL"),
             search_refresh,
             embedder,
+            rate_limits,
+            rate_limit_fail_open,
+            cors_allowed_origins,
         })
     }
 }

@@ -38,8 +38,12 @@ pub enum ApiError {
         limit_bytes: usize,
     },
     UnsupportedMediaType,
-    /// The store throttled us: worth retrying shortly.
+    /// The store throttled us, or could not be reached: worth retrying shortly.
     Unavailable,
+    /// The caller is over a rate limit; `retry_after` seconds until its window resets.
+    TooManyRequests {
+        retry_after: u64,
+    },
     /// Our fault. The source is logged; the client sees only a generic message.
     Internal {
         context: &'static str,
@@ -75,6 +79,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -90,6 +95,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Unavailable => "service_unavailable",
+            Self::TooManyRequests { .. } => "rate_limited",
             Self::Internal { .. } => "internal_error",
         }
     }
@@ -110,6 +116,7 @@ impl ApiError {
             }
             Self::UnsupportedMediaType => "the body must be sent as Content-Type: application/json".to_owned(),
             Self::Unavailable => "the service is busy; retry shortly".to_owned(),
+            Self::TooManyRequests { retry_after } => format!("too many requests; retry in {retry_after} s"),
             Self::Internal { .. } => "an internal error occurred".to_owned(),
         }
     }
@@ -140,6 +147,9 @@ impl ApiError {
             }
             Self::Unavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::TooManyRequests { retry_after } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             _ => {}
         }

@@ -4,6 +4,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Time kept free before the deadline for the retried call itself and the response.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
+
 #[derive(Debug, Clone)]
 pub struct Backoff {
     base: Duration,
@@ -17,7 +20,8 @@ impl Backoff {
         Self { base, cap, attempts_left: retries, attempt: 0 }
     }
 
-    /// The delay before the next retry, or `None` when the retries are used up.
+    /// The delay before the next retry, or `None` when the retries are used up or the delay (plus
+    /// a margin for the retry itself) would run past the Lambda invocation's deadline.
     pub fn next_delay(&mut self) -> Option<Duration> {
         if self.attempts_left == 0 {
             return None;
@@ -25,7 +29,11 @@ impl Backoff {
         self.attempts_left -= 1;
         let exponential = self.base.saturating_mul(1 << self.attempt.min(16));
         self.attempt += 1;
-        Some(random_up_to(exponential.min(self.cap)))
+        let delay = random_up_to(exponential.min(self.cap));
+        match crate::scope::deadline() {
+            Some(deadline) if SystemTime::now() + delay + DEADLINE_MARGIN >= deadline => None,
+            _ => Some(delay),
+        }
     }
 }
 
@@ -55,6 +63,16 @@ mod tests {
             assert!(delay <= Duration::from_millis(cap), "{delay:?} > {cap} ms");
         }
         assert_eq!(backoff.next_delay(), None);
+    }
+
+    #[tokio::test]
+    async fn never_sleeps_past_the_invocation_deadline() {
+        let near = crate::scope::Scope::new(Some(SystemTime::now() + Duration::from_millis(100)));
+        let mut backoff = Backoff::new(Duration::from_millis(10), Duration::from_millis(10), 5);
+        assert_eq!(crate::scope::within(near, async move { backoff.next_delay() }).await, None);
+        let far = crate::scope::Scope::new(Some(SystemTime::now() + Duration::from_secs(60)));
+        let mut backoff = Backoff::new(Duration::from_millis(10), Duration::from_millis(10), 5);
+        assert!(crate::scope::within(far, async move { backoff.next_delay() }).await.is_some());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::app::App;
 use crate::queue::IndexJob;
 
 pub async fn handle_batch(app: &App, event: SqsEvent) -> SqsBatchResponse {
+    let cold_start = crate::metrics::take_cold_start();
     let outcomes = join_all(event.records.iter().map(|message| process(app, message))).await;
     let mut response = SqsBatchResponse::default();
     for (message, outcome) in event.records.iter().zip(outcomes) {
@@ -23,6 +24,8 @@ pub async fn handle_batch(app: &App, event: SqsEvent) -> SqsBatchResponse {
             }
         }
     }
+    let failed = response.batch_item_failures.len();
+    crate::metrics::emit_index_jobs(event.records.len() - failed, failed, cold_start);
     response
 }
 

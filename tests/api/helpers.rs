@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use shared::App;
 use shared::config::{AuthConfig, Config, Secret, TokenConfig};
 use shared::domain::{ItemId, Timestamp};
+use shared::ratelimit::RateRules;
 
 /// The public development secret of infra/local.env; the fixtures' tokens are signed with it.
 pub const DEV_SECRET: &str = "local-development-secret-not-for-production-use";
@@ -71,6 +72,15 @@ pub async fn spawn_app() -> Arc<TestApp> {
 
 /// Like [`spawn_app`], with another way of authenticating callers.
 pub async fn spawn_app_with(auth: AuthConfig) -> Arc<TestApp> {
+    spawn_configured(auth, RateRules::off()).await
+}
+
+/// Like [`spawn_app`], with rate limits.
+pub async fn spawn_app_with_limits(rules: RateRules) -> Arc<TestApp> {
+    spawn_configured(AuthConfig::Verify(TokenConfig::hs256(DEV_SECRET.as_bytes())), rules).await
+}
+
+async fn spawn_configured(auth: AuthConfig, rate_limits: RateRules) -> Arc<TestApp> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
         panic!(
             "AWS_ENDPOINT_URL is not set. Integration tests need the moto server: run ./infra/test.sh, \
@@ -107,6 +117,9 @@ pub async fn spawn_app_with(auth: AuthConfig) -> Arc<TestApp> {
         // Tests index and search back to back: no staleness allowed.
         search_refresh: std::time::Duration::ZERO,
         embedder: shared::config::EmbedderChoice::Hashing,
+        rate_limits,
+        rate_limit_fail_open: true,
+        cors_allowed_origins: vec!["https://app.example".to_owned()],
     };
     let app = App::new(&config, dynamo.clone(), shared::app::sqs_client(&aws), hashing());
     Arc::new(TestApp { app, dynamo, sqs, table, queue_url, config, calls })

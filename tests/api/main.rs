@@ -14,6 +14,7 @@ mod helpers;
 mod idempotency;
 mod list;
 mod orders;
+mod platform;
 mod read;
 mod search;
 mod write;

@@ -5,5 +5,5 @@ use shared::App;
 use shared::http::{orders, serve};
 
 pub async fn handle(request: Request, app: &App) -> Response<Body> {
-    serve(&request, "POST /api/orders/{id}/cancel", orders::cancel(app, &request)).await
+    serve(app, &request, "POST /api/orders/{id}/cancel", orders::cancel(app, &request)).await
 }

@@ -5,5 +5,5 @@ use shared::App;
 use shared::http::{items, serve};
 
 pub async fn handle(request: Request, app: &App) -> Response<Body> {
-    serve(&request, "POST /api/items", items::create(app, &request)).await
+    serve(app, &request, "POST /api/items", items::create(app, &request)).await
 }

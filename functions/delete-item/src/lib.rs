@@ -5,5 +5,5 @@ use shared::App;
 use shared::http::{items, serve};
 
 pub async fn handle(request: Request, app: &App) -> Response<Body> {
-    serve(&request, "DELETE /api/items/{id}", items::delete(app, &request)).await
+    serve(app, &request, "DELETE /api/items/{id}", items::delete(app, &request)).await
 }

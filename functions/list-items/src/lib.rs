@@ -5,5 +5,5 @@ use shared::App;
 use shared::http::{items, serve};
 
 pub async fn handle(request: Request, app: &App) -> Response<Body> {
-    serve(&request, "GET /api/items", items::list(app, &request)).await
+    serve(app, &request, "GET /api/items", items::list(app, &request)).await
 }

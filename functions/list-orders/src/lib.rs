@@ -5,5 +5,5 @@ use shared::App;
 use shared::http::{orders, serve};
 
 pub async fn handle(request: Request, app: &App) -> Response<Body> {
-    serve(&request, "GET /api/orders", orders::list(app, &request)).await
+    serve(app, &request, "GET /api/orders", orders::list(app, &request)).await
 }

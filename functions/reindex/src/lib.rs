@@ -5,5 +5,5 @@ use shared::App;
 use shared::http::{search, serve};
 
 pub async fn handle(request: Request, app: &App) -> Response<Body> {
-    serve(&request, "POST /api/admin/reindex", search::reindex(app, &request)).await
+    serve(app, &request, "POST /api/admin/reindex", search::reindex(app, &request)).await
 }

@@ -5,5 +5,5 @@ use shared::App;
 use shared::http::{items, serve};
 
 pub async fn handle(request: Request, app: &App) -> Response<Body> {
-    serve(&request, "PUT /api/items/{id}", items::replace(app, &request)).await
+    serve(app, &request, "PUT /api/items/{id}", items::replace(app, &request)).await
 }

@@ -5,5 +5,5 @@ use shared::App;
 use shared::http::{search, serve};
 
 pub async fn handle(request: Request, app: &App) -> Response<Body> {
-    serve(&request, "GET /api/items/search", search::search(app, &request)).await
+    serve(app, &request, "GET /api/items/search", search::search(app, &request)).await
 }

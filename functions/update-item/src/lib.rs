@@ -5,5 +5,5 @@ use shared::App;
 use shared::http::{items, serve};
 
 pub async fn handle(request: Request, app: &App) -> Response<Body> {
-    serve(&request, "PATCH /api/items/{id}", items::update(app, &request)).await
+    serve(app, &request, "PATCH /api/items/{id}", items::update(app, &request)).await
 }

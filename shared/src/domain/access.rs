@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use super::{ItemStatus, OwnerId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,

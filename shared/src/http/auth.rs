@@ -75,9 +75,7 @@ impl Authenticator {
     /// The caller, or 401; then 403 unless their role grants `permission`.
     pub async fn require(&self, request: &Request, permission: Permission) -> Result<Principal, ApiError> {
         let principal = self.authenticate(request).await?;
-        if !principal.has(permission) {
-            return Err(ApiError::Forbidden { permission: permission.as_str() });
-        }
+        permit(&principal, permission)?;
         Ok(principal)
     }
 
@@ -156,6 +154,11 @@ fn validation_for(algorithm: Algorithm, config: &TokenConfig) -> Validation {
     }
     validation.set_required_spec_claims(&required);
     validation
+}
+
+/// 403 unless the principal's role grants `permission`.
+pub fn permit(principal: &Principal, permission: Permission) -> Result<(), ApiError> {
+    if principal.has(permission) { Ok(()) } else { Err(ApiError::Forbidden { permission: permission.as_str() }) }
 }
 
 fn principal(sub: String, role: Role, name: Option<String>) -> Result<Principal, ApiError> {

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 
 /// `GET /api/items` (`include=owner` embeds owner profiles with one `BatchGetItem` per page)
 pub async fn list(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let caller = app.auth.require(req, Permission::Read).await?;
+    let caller = app.admit(req, Permission::Read).await?;
     let query = request::list_query(req, &app.cursors)?;
     let page = app.items.list(&caller, query.clone()).await?;
     let next_cursor = page.next.map(|position| app.cursors.encode(&query, position));
@@ -44,7 +44,7 @@ struct ItemWithOwner {
 
 /// `GET /api/items/{id}`
 pub async fn get(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let caller = app.auth.require(req, Permission::Read).await?;
+    let caller = app.admit(req, Permission::Read).await?;
     let id = request::item_id(req)?;
     let fields = request::item_fields(req)?;
     let (item, version) = app.items.get(&caller, id, fields).await?;
@@ -53,7 +53,7 @@ pub async fn get(app: &App, req: &Request) -> Result<Reply, ApiError> {
 
 /// `POST /api/items` (honours `Idempotency-Key`)
 pub async fn create(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let caller = app.auth.require(req, Permission::Write).await?;
+    let caller = app.admit(req, Permission::Write).await?;
     request::no_query(req)?;
     let body = request::json_object(req)?;
     let content = ItemChanges::parse(&body).map_err(ApiError::Validation)?;
@@ -70,7 +70,7 @@ pub async fn create(app: &App, req: &Request) -> Result<Reply, ApiError> {
 
 /// `PUT /api/items/{id}`: full replacement of the client-owned fields.
 pub async fn replace(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let caller = app.auth.require(req, Permission::Write).await?;
+    let caller = app.admit(req, Permission::Write).await?;
     let id = request::item_id(req)?;
     request::no_query(req)?;
     let precondition = request::precondition(req)?;
@@ -81,7 +81,7 @@ pub async fn replace(app: &App, req: &Request) -> Result<Reply, ApiError> {
 
 /// `PATCH /api/items/{id}`: only the fields sent change.
 pub async fn update(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let caller = app.auth.require(req, Permission::Write).await?;
+    let caller = app.admit(req, Permission::Write).await?;
     let id = request::item_id(req)?;
     request::no_query(req)?;
     let precondition = request::precondition(req)?;
@@ -92,7 +92,7 @@ pub async fn update(app: &App, req: &Request) -> Result<Reply, ApiError> {
 
 /// `DELETE /api/items/{id}`
 pub async fn delete(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let caller = app.auth.require(req, Permission::Delete).await?;
+    let caller = app.admit(req, Permission::Delete).await?;
     let id = request::item_id(req)?;
     request::no_query(req)?;
     let precondition = request::precondition(req)?;

@@ -1,6 +1,8 @@
 //! HTTP: reading requests, rendering replies, authentication, and the item routes.
 
+mod admit;
 pub mod auth;
+pub mod cors;
 pub mod cursor;
 pub mod items;
 pub mod jwks;

@@ -11,7 +11,7 @@ use crate::error::ApiError;
 
 /// `POST /api/orders` (honours `Idempotency-Key`)
 pub async fn create(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let caller = app.auth.require(req, Permission::Write).await?;
+    let caller = app.admit(req, Permission::Write).await?;
     request::no_query(req)?;
     let body = request::json_object(req)?;
     let order_request = OrderRequest::parse(&body).map_err(ApiError::Validation)?;
@@ -26,7 +26,7 @@ pub async fn create(app: &App, req: &Request) -> Result<Reply, ApiError> {
 
 /// `GET /api/orders/{id}`: the owner's or, for staff, anyone's; lines carry item summaries.
 pub async fn get(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let caller = app.auth.require(req, Permission::Read).await?;
+    let caller = app.admit(req, Permission::Read).await?;
     let id = request::order_id(req)?;
     request::no_query(req)?;
     Reply::ok(app.orders.get(&caller, id).await?)
@@ -34,7 +34,7 @@ pub async fn get(app: &App, req: &Request) -> Result<Reply, ApiError> {
 
 /// `GET /api/orders`: the caller's orders, newest first.
 pub async fn list(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let caller = app.auth.require(req, Permission::Read).await?;
+    let caller = app.admit(req, Permission::Read).await?;
     let (limit, after) = request::order_page(req, &app.cursors)?;
     let page = app.orders.list(&caller, limit.get(), after).await?;
     let next_cursor = page.next.map(|position| app.cursors.encode_order(position.id));
@@ -43,7 +43,7 @@ pub async fn list(app: &App, req: &Request) -> Result<Reply, ApiError> {
 
 /// `POST /api/orders/{id}/cancel`: returns the stock once; a second cancel is a 409.
 pub async fn cancel(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let caller = app.auth.require(req, Permission::Write).await?;
+    let caller = app.admit(req, Permission::Write).await?;
     let id = request::order_id(req)?;
     request::no_query(req)?;
     Reply::ok(app.orders.cancel(&caller, id, app.now()).await?)

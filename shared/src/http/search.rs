@@ -8,13 +8,14 @@ use super::response::Reply;
 use crate::app::App;
 use crate::domain::Permission;
 use crate::error::ApiError;
+use crate::ratelimit::RouteGroup;
 
 /// Most items a reindex call enqueues; call again for more.
 const REINDEX_BATCH: usize = 1000;
 
 /// `GET /api/items/search?q=...&limit=...&status=...`: best match first, each with its `score`.
 pub async fn search(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let caller = app.auth.require(req, Permission::Read).await?;
+    let caller = app.admit_in(req, Permission::Read, RouteGroup::Search).await?;
     let query = request::search_query(req)?;
     Reply::ok(app.search.search(&caller, &query).await?)
 }
@@ -26,7 +27,7 @@ struct Reindexed {
 
 /// `POST /api/admin/reindex` (admin): re-enqueues every item still marked `index_pending`.
 pub async fn reindex(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    app.auth.require(req, Permission::Admin).await?;
+    app.admit(req, Permission::Admin).await?;
     request::no_query(req)?;
     Reply::ok(Reindexed { enqueued: app.indexer.reconcile(REINDEX_BATCH).await? })
 }

@@ -1,56 +1,98 @@
 //! The wrapper every route runs in: request id, one access log line, errors rendered as envelopes.
 
 use std::future::Future;
-use std::time::Instant;
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::http::HeaderValue;
+use lambda_http::http::header::CACHE_CONTROL;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::{Instrument, field};
 
 use super::response::Reply;
+use crate::app::App;
 use crate::error::ApiError;
+use crate::metrics;
+use crate::scope::{self, Scope};
 
 /// Runs one route's work and always produces an HTTP response; the Lambda runtime never sees an
-/// HTTP error as `Err`.
-pub async fn serve<F>(request: &Request, route: &'static str, work: F) -> Response<Body>
+/// HTTP error as `Err`. Adds the headers every response carries, logs one line, emits metrics.
+pub async fn serve<F>(app: &App, request: &Request, route: &'static str, work: F) -> Response<Body>
 where
     F: Future<Output = Result<Reply, ApiError>>,
 {
     let started = Instant::now();
+    let cold_start = metrics::take_cold_start();
     let request_id = request_id(request);
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
         apigw_request_id = field::Empty,
+        trace_id = field::Empty,
         route,
         method = %request.method(),
         user_id = field::Empty,
+        cold_start,
     );
     if let Some(apigw_id) = gateway_context(request).and_then(|ctx| ctx.request_id.as_deref()) {
         span.record("apigw_request_id", apigw_id);
     }
+    if let Some(trace_id) = trace_id(request) {
+        span.record("trace_id", trace_id.as_str());
+    }
+    let deadline = request.lambda_context_ref().map(|context| UNIX_EPOCH + Duration::from_millis(context.deadline));
+    let scope = Scope::new(deadline);
     async move {
-        let mut response = match work.await {
+        // Boxed: a route's state machine is large (debug builds especially); keep it off the stack.
+        let outcome = scope::within(scope.clone(), Box::pin(work)).await;
+        let throttled = matches!(outcome, Err(ApiError::TooManyRequests { .. }));
+        let mut response = match outcome {
             Ok(reply) => reply.into_response(),
             Err(error) => {
                 log_error(&error);
                 error.into_response(&request_id)
             }
         };
+        let headers = response.headers_mut();
         if let Ok(value) = HeaderValue::try_from(request_id.as_str()) {
-            response.headers_mut().insert("x-request-id", value);
+            headers.insert("x-request-id", value);
         }
-        tracing::info!(
-            status = response.status().as_u16(),
-            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "request completed"
-        );
+        headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+        if !headers.contains_key(CACHE_CONTROL) {
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        if let Some(rate) = scope.rate() {
+            headers.insert("ratelimit-limit", HeaderValue::from(rate.limit));
+            headers.insert("ratelimit-remaining", HeaderValue::from(rate.remaining));
+            headers.insert("ratelimit-reset", HeaderValue::from(rate.reset_seconds));
+        }
+        app.cors.apply(request.headers(), headers);
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let status = response.status().as_u16();
+        tracing::info!(status, latency_ms, "request completed");
+        let (cache_hits, cache_misses) = scope.cache_counts();
+        metrics::emit_request(&metrics::RequestMetrics {
+            route,
+            status,
+            latency_ms,
+            cold_start,
+            throttled,
+            cache_hits,
+            cache_misses,
+        });
         response
     }
     .instrument(span)
     .await
+}
+
+/// The X-Ray trace id: from the Lambda context when running under Lambda, else the header.
+fn trace_id(request: &Request) -> Option<String> {
+    request
+        .lambda_context_ref()
+        .and_then(|context| context.xray_trace_id.clone())
+        .or_else(|| request.headers().get("x-amzn-trace-id").and_then(|v| v.to_str().ok()).map(str::to_owned))
 }
 
 fn log_error(error: &ApiError) {

@@ -67,6 +67,14 @@ pub fn changed_at_floor(millis: i64) -> String {
     format!("{:013}#", millis.max(0))
 }
 
+/// One fixed window of one subject's requests in one route group.
+pub fn rate_window_key(group: &str, subject: &str, window_start: i64) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (PK.to_owned(), AttributeValue::S(format!("RATE#{group}#{subject}"))),
+        (SK.to_owned(), AttributeValue::S(format!("WINDOW#{window_start}"))),
+    ])
+}
+
 pub fn order_pk(id: OrderId) -> String {
     format!("{ORDER_PREFIX}{id}")
 }

@@ -1,0 +1,61 @@
+//! Per-invocation state that several layers contribute to (the Lambda deadline, the rate-limit
+//! outcome, cache hits), carried in a task-local so it need not be threaded through every call.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::SystemTime;
+
+use crate::ratelimit::RateOutcome;
+
+tokio::task_local! {
+    static SCOPE: Arc<Scope>;
+}
+
+#[derive(Debug, Default)]
+pub struct Scope {
+    /// When the Lambda invocation times out: no retry may sleep past it.
+    pub deadline: Option<SystemTime>,
+    rate: Mutex<Option<RateOutcome>>,
+    cache_hits: AtomicU32,
+    cache_misses: AtomicU32,
+}
+
+impl Scope {
+    pub fn new(deadline: Option<SystemTime>) -> Arc<Self> {
+        Arc::new(Self { deadline, ..Self::default() })
+    }
+
+    pub fn rate(&self) -> Option<RateOutcome> {
+        self.rate.lock().ok().and_then(|rate| *rate)
+    }
+
+    pub fn cache_counts(&self) -> (u32, u32) {
+        (self.cache_hits.load(Ordering::Relaxed), self.cache_misses.load(Ordering::Relaxed))
+    }
+}
+
+/// Runs `work` with `scope` as the current invocation's scope.
+pub async fn within<F: Future>(scope: Arc<Scope>, work: F) -> F::Output {
+    SCOPE.scope(scope, work).await
+}
+
+pub fn deadline() -> Option<SystemTime> {
+    SCOPE.try_with(|scope| scope.deadline).ok().flatten()
+}
+
+pub fn record_rate(outcome: RateOutcome) {
+    let _ = SCOPE.try_with(|scope| {
+        if let Ok(mut rate) = scope.rate.lock() {
+            *rate = Some(outcome);
+        }
+    });
+}
+
+pub fn record_cache(hit: bool) {
+    let _ = SCOPE.try_with(|scope| {
+        let counter = if hit { &scope.cache_hits } else { &scope.cache_misses };
+        counter.fetch_add(1, Ordering::Relaxed)
+    });
+}

@@ -1,0 +1,83 @@
+//! Rate limiting, CORS and the headers every response carries.
+
+use serde_json::json;
+use shared::domain::Role;
+use shared::ratelimit::{Audience, RateRules, RouteGroup, Rule};
+use tokio::task::JoinSet;
+
+use crate::helpers::{Call, spawn_app, spawn_app_with_limits};
+
+fn limited(audience: Audience, group: RouteGroup, limit: u32) -> RateRules {
+    RateRules::off().with(audience, group, Rule { limit, window_seconds: 3600 })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_requests_against_a_limit_of_twenty_let_exactly_twenty_through() {
+    let app = spawn_app_with_limits(limited(Audience::Role(Role::User), RouteGroup::Read, 20)).await;
+
+    let mut callers = JoinSet::new();
+    for _ in 0..50 {
+        let app = app.clone();
+        callers.spawn(async move { app.send(Call::list().by_user("greedy")).await });
+    }
+    let mut replies = Vec::new();
+    while let Some(reply) = callers.join_next().await {
+        replies.push(reply.expect("caller task"));
+    }
+
+    assert_eq!(replies.iter().filter(|r| r.status == 200).count(), 20);
+    let refused: Vec<_> = replies.iter().filter(|r| r.status == 429).collect();
+    assert_eq!(refused.len(), 30);
+    for reply in &refused {
+        assert_eq!(reply.error_code(), "rate_limited");
+        assert!(reply.header("retry-after").unwrap().parse::<u64>().unwrap() >= 1);
+        assert_eq!(reply.header("ratelimit-remaining"), Some("0"));
+    }
+    let other_user = app.send(Call::list().by_user("modest")).await;
+    assert_eq!(other_user.status, 200, "limits are per principal");
+    assert_eq!(other_user.header("ratelimit-limit"), Some("20"));
+    assert_eq!(other_user.header("ratelimit-remaining"), Some("19"));
+}
+
+#[tokio::test]
+async fn a_caller_over_the_limit_is_answered_without_another_dynamodb_call() {
+    let app = spawn_app_with_limits(limited(Audience::Role(Role::User), RouteGroup::Write, 1)).await;
+    let create = || Call::create(json!({"name": "x", "price": 1}));
+    assert_eq!(app.send(create()).await.status, 201);
+    assert_eq!(app.send(create()).await.status, 429, "the second write is over the limit");
+
+    let before = app.dynamo_calls();
+    let third = app.send(create()).await;
+
+    assert_eq!(third.status, 429);
+    assert_eq!(app.dynamo_calls(), before, "the in-container memo answered");
+    assert_eq!(app.item_count().await, 1, "nothing over the limit was written");
+}
+
+#[tokio::test]
+async fn unauthenticated_callers_are_limited_per_client_ip() {
+    let app = spawn_app_with_limits(limited(Audience::Anonymous, RouteGroup::Read, 3)).await;
+
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(app.send(Call::list().bearer("not-a-token")).await.status);
+    }
+
+    assert_eq!(statuses, [401, 401, 401, 429, 429], "token guessing is slowed down");
+}
+
+#[tokio::test]
+async fn every_response_carries_security_and_cors_headers() {
+    let app = spawn_app().await;
+
+    let ok = app.send(Call::list().header("origin", "https://app.example")).await;
+    let error = app.send(Call::get("nope").header("origin", "https://evil.example")).await;
+
+    assert_eq!(ok.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(ok.header("cache-control"), Some("private, no-cache"));
+    assert_eq!(ok.header("access-control-allow-origin"), Some("https://app.example"));
+    assert!(ok.header("access-control-expose-headers").unwrap().contains("etag"));
+    assert_eq!(error.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(error.header("cache-control"), Some("no-store"));
+    assert_eq!(error.header("access-control-allow-origin"), None, "origins outside the allowlist get no CORS headers");
+}
