@@ -48,7 +48,37 @@ start_moto() {
   exit 1
 }
 
+# Starts redis-server on $1 (installing Debian's package if missing), exports REDIS_URL.
+start_redis() {
+  local port="$1"
+  if ! command -v redis-server >/dev/null; then
+    echo "==> installing redis-server (Debian package)"
+    if [ "$(id -u)" = 0 ]; then
+      apt-get update -qq >/dev/null && apt-get install -y -qq redis-server >/dev/null
+    else
+      echo "redis-server is missing: sudo apt-get install redis-server" >&2
+      exit 1
+    fi
+  fi
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no >"$ROOT/target/redis-$port.log" 2>&1 &
+  REDIS_PID=$!
+  for _ in $(seq 1 50); do
+    if redis-cli -p "$port" ping >/dev/null 2>&1; then
+      export REDIS_URL="redis://127.0.0.1:$port"
+      echo "==> redis on $REDIS_URL"
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "redis-server did not start" >&2
+  exit 1
+}
+
 stop_moto() {
+  if [ -n "${REDIS_PID:-}" ]; then
+    kill "$REDIS_PID" 2>/dev/null || true
+    REDIS_PID=
+  fi
   if [ -n "${MOTO_PID:-}" ]; then
     kill "$MOTO_PID" 2>/dev/null || true
     wait "$MOTO_PID" 2>/dev/null || true

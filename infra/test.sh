@@ -7,6 +7,7 @@ cd "$ROOT"
 
 ensure_venv
 start_moto "$(free_port)"
+start_redis "$(free_port)"
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

@@ -9,6 +9,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::{Body, Error, Request, Response, service_fn};
 use lambda_runtime::LambdaEvent;
 
+use crate::cache::{AnyCache, CachedItemRepository, MemoryCache, RedisCache};
 use crate::config::{Config, EmbedderChoice};
 use crate::domain::Timestamp;
 use crate::http::auth::Authenticator;
@@ -21,8 +22,11 @@ use crate::repository::{DynamoItemRepository, DynamoOrderRepository, DynamoProfi
 use crate::search::{HashingEmbedder, TextEmbedder};
 use crate::service::{IndexNotifier, Indexer, ItemService, OrderService, ProfileService, SearchService};
 
+/// Item reads in the API go through the cache; the worker, search and orders read DynamoDB directly.
+pub type CachedItems = CachedItemRepository<DynamoItemRepository, Arc<AnyCache>>;
+
 pub struct App {
-    pub items: ItemService<DynamoItemRepository>,
+    pub items: ItemService<CachedItems>,
     pub indexer: Indexer<DynamoItemRepository>,
     pub search: SearchService<DynamoItemRepository>,
     pub orders: OrderService<DynamoItemRepository>,
@@ -43,17 +47,32 @@ impl App {
         sqs: aws_sdk_sqs::Client,
         embedder: TextEmbedder,
     ) -> Self {
+        let cache = match &config.cache.redis_url {
+            Some(url) => match RedisCache::new(url) {
+                Ok(redis) => AnyCache::Redis(redis),
+                Err(reason) => {
+                    tracing::error!(%reason, "invalid CACHE_URL; using the in-container cache");
+                    AnyCache::Memory(MemoryCache::new(config.cache.capacity))
+                }
+            },
+            None => AnyCache::Memory(MemoryCache::new(config.cache.capacity)),
+        };
+        let cache = Arc::new(cache);
         let items = || DynamoItemRepository::new(dynamo.clone(), &config.table_name);
         let vectors = || DynamoVectorRepository::new(dynamo.clone(), &config.table_name);
         let queue = config.index_queue_url.as_ref().map(|url| Arc::new(IndexQueue::new(sqs, url)));
         let embedder = Arc::new(embedder);
         Self {
-            items: ItemService::new(items(), IndexNotifier::new(queue.clone())),
+            items: ItemService::new(
+                CachedItemRepository::new(items(), cache.clone(), config.cache.ttl),
+                IndexNotifier::new(queue.clone()),
+            ),
             indexer: Indexer::new(items(), vectors(), embedder.clone(), queue),
             search: SearchService::new(items(), vectors(), embedder, config.search_refresh),
             orders: OrderService::new(
                 DynamoOrderRepository::new(dynamo.clone(), &config.table_name),
                 DynamoItemRepository::new(dynamo.clone(), &config.table_name),
+                cache,
             ),
             profiles: ProfileService::new(DynamoProfileRepository::new(dynamo.clone(), &config.table_name)),
             idempotency: IdempotencyStore::new(dynamo.clone(), &config.table_name),
@@ -76,7 +95,7 @@ impl App {
         let config = Config::from_env()?;
         let aws = aws_config::load_from_env().await;
         let embedder = embedder_for(&config, &aws)?;
-        Ok(Self::new(&config, aws_sdk_dynamodb::Client::new(&aws), sqs_client(&aws), embedder))
+        Ok(Self::new(&config, dynamo_client(&aws), sqs_client(&aws), embedder))
     }
 
     pub fn now(&self) -> Timestamp {
@@ -113,6 +132,30 @@ where
         async move { Ok::<_, Error>(response.await) }
     }))
     .await
+}
+
+/// DynamoDB retries, set deliberately rather than inherited: the SDK's standard mode (retrying
+/// throttling, 5xx, timeouts and connection failures; never conditional-check failures) with 3
+/// attempts, backoff starting at 25 ms and capped at 400 ms instead of the SDK's 1 s / 20 s, which
+/// suit batch jobs, not an API request; each attempt bounded to 1.5 s and the whole operation to
+/// 4 s, inside the functions' 10 s timeout. After the last attempt, throttling becomes a 503.
+pub fn dynamo_client(aws: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(aws)
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(25))
+                .with_max_backoff(Duration::from_millis(400)),
+        )
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(500))
+                .operation_attempt_timeout(Duration::from_millis(1500))
+                .operation_timeout(Duration::from_secs(4))
+                .build(),
+        )
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
 }
 
 /// SQS sends are retried by `IndexQueue` with its own backoff, so the SDK makes one attempt each,

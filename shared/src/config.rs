@@ -28,6 +28,23 @@ pub struct Config {
     pub rate_limit_fail_open: bool,
     /// Origins allowed to call the API from a browser (`*` for any); empty: no CORS headers.
     pub cors_allowed_origins: Vec<String>,
+    pub cache: CacheConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// `CACHE_URL` (`redis://host:6379`): shared Redis; unset, an in-container LRU.
+    pub redis_url: Option<String>,
+    pub ttl: Duration,
+    /// Entries of the in-container LRU.
+    pub capacity: usize,
+}
+
+impl CacheConfig {
+    /// The in-container cache with a short TTL: the bound on how stale another container's copy can be.
+    pub fn in_container() -> Self {
+        Self { redis_url: None, ttl: Duration::from_secs(5), capacity: 10_000 }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -190,6 +207,14 @@ impl Config {
         let cors_allowed_origins = optional("CORS_ALLOWED_ORIGINS")
             .map(|raw| raw.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
             .unwrap_or_default();
+        let redis_url = optional("CACHE_URL");
+        // Redis is invalidated by every write, everywhere: it can hold items longer.
+        let default_ttl = if redis_url.is_some() { 60 } else { 5 };
+        let cache = CacheConfig {
+            redis_url,
+            ttl: Duration::from_secs(seconds("CACHE_TTL_SECONDS", default_ttl)?),
+            capacity: usize::try_from(seconds("CACHE_CAPACITY", 10_000)?).unwrap_or(10_000),
+        };
         Ok(Self {
             table_name,
             auth,
@@ -200,6 +225,7 @@ impl Config {
             rate_limits,
             rate_limit_fail_open,
             cors_allowed_origins,
+            cache,
         })
     }
 }

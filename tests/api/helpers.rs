@@ -23,7 +23,7 @@ use lambda_http::{Body, Request};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::App;
-use shared::config::{AuthConfig, Config, Secret, TokenConfig};
+use shared::config::{AuthConfig, CacheConfig, Config, Secret, TokenConfig};
 use shared::domain::{ItemId, Timestamp};
 use shared::ratelimit::RateRules;
 
@@ -72,15 +72,24 @@ pub async fn spawn_app() -> Arc<TestApp> {
 
 /// Like [`spawn_app`], with another way of authenticating callers.
 pub async fn spawn_app_with(auth: AuthConfig) -> Arc<TestApp> {
-    spawn_configured(auth, RateRules::off()).await
+    spawn_configured(auth, RateRules::off(), CacheConfig::in_container()).await
 }
 
 /// Like [`spawn_app`], with rate limits.
 pub async fn spawn_app_with_limits(rules: RateRules) -> Arc<TestApp> {
-    spawn_configured(AuthConfig::Verify(TokenConfig::hs256(DEV_SECRET.as_bytes())), rules).await
+    spawn_configured(dev_auth(), rules, CacheConfig::in_container()).await
 }
 
-async fn spawn_configured(auth: AuthConfig, rate_limits: RateRules) -> Arc<TestApp> {
+/// Like [`spawn_app`], with another cache configuration.
+pub async fn spawn_app_with_cache(cache: CacheConfig) -> Arc<TestApp> {
+    spawn_configured(dev_auth(), RateRules::off(), cache).await
+}
+
+fn dev_auth() -> AuthConfig {
+    AuthConfig::Verify(TokenConfig::hs256(DEV_SECRET.as_bytes()))
+}
+
+async fn spawn_configured(auth: AuthConfig, rate_limits: RateRules, cache: CacheConfig) -> Arc<TestApp> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
         panic!(
             "AWS_ENDPOINT_URL is not set. Integration tests need the moto server: run ./infra/test.sh, \
@@ -120,6 +129,7 @@ async fn spawn_configured(auth: AuthConfig, rate_limits: RateRules) -> Arc<TestA
         rate_limits,
         rate_limit_fail_open: true,
         cors_allowed_origins: vec!["https://app.example".to_owned()],
+        cache,
     };
     let app = App::new(&config, dynamo.clone(), shared::app::sqs_client(&aws), hashing());
     Arc::new(TestApp { app, dynamo, sqs, table, queue_url, config, calls })
@@ -444,6 +454,11 @@ impl TestApp {
         let reply = self.send(Call::create(body).by_user(owner)).await;
         assert_eq!(reply.status, 201, "create failed: {:?}", reply.body);
         reply.body["data"].clone()
+    }
+
+    /// Another app with this test's configuration and the given DynamoDB client.
+    pub fn app_with_dynamo(&self, dynamo: Client) -> App {
+        App::new(&self.config, dynamo, shared::app::sqs_client(&aws_config::SdkConfig::builder().build()), hashing())
     }
 
     /// Another app on the same table whose SQS endpoint refuses connections: SQS "is down".

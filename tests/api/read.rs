@@ -16,6 +16,25 @@ async fn get_item_returns_the_item_with_its_etag() {
 }
 
 #[tokio::test]
+async fn get_item_with_a_current_if_none_match_is_304_without_a_body() {
+    let app = spawn_app().await;
+    let item = app.create_as("alice", json!({"name": "Lamp", "price": 1999})).await;
+    let id = id_of(&item);
+
+    let current = app.send(Call::get(&id).header("if-none-match", "\"1\"")).await;
+    let weak = app.send(Call::get(&id).header("if-none-match", "W/\"1\"")).await;
+    app.send(Call::update(&id, json!({"stock": 1}))).await;
+    let stale = app.send(Call::get(&id).header("if-none-match", "\"1\"")).await;
+
+    assert_eq!(current.status, 304);
+    assert!(current.body.is_null());
+    assert_eq!(current.header("etag"), Some("\"1\""));
+    assert_eq!(weak.status, 304, "If-None-Match uses weak comparison");
+    assert_eq!(stale.status, 200);
+    assert_eq!(stale.header("etag"), Some("\"2\""));
+}
+
+#[tokio::test]
 async fn get_item_returns_404_for_an_unknown_id() {
     let app = spawn_app().await;
 

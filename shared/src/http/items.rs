@@ -48,6 +48,9 @@ pub async fn get(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let id = request::item_id(req)?;
     let fields = request::item_fields(req)?;
     let (item, version) = app.items.get(&caller, id, fields).await?;
+    if request::if_none_match(req, version) {
+        return Ok(Reply::not_modified().header(ETAG, version.etag()));
+    }
     Ok(Reply::ok(item)?.header(ETAG, version.etag()))
 }
 

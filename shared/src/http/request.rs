@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use lambda_http::http::header::{CONTENT_TYPE, IF_MATCH};
+use lambda_http::http::header::{CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH};
 use lambda_http::{Request, RequestExt};
 use serde_json::{Map, Value};
 
@@ -149,6 +149,20 @@ pub fn precondition(request: &Request) -> Result<Precondition, ApiError> {
         }
     }
     Ok(Precondition::VersionIn(versions))
+}
+
+/// `If-None-Match` matches the current version (weak comparison, as RFC 9110 asks for GET), so
+/// the client's copy is current and a 304 will do.
+pub fn if_none_match(request: &Request, version: Version) -> bool {
+    let current = version.etag();
+    request
+        .headers()
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|tag| tag.trim())
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == current)
 }
 
 fn invalid_if_match() -> ApiError {

@@ -51,6 +51,10 @@ impl Reply {
         Self { status: StatusCode::NO_CONTENT, body: None, headers: Vec::new() }
     }
 
+    pub fn not_modified() -> Self {
+        Self { status: StatusCode::NOT_MODIFIED, body: None, headers: Vec::new() }
+    }
+
     fn with_status(status: StatusCode, data: impl Serialize, page: Option<PageInfo>) -> Result<Self, ApiError> {
         let body = serde_json::to_string(&Envelope { success: true, data, page })
             .map_err(|e| ApiError::Internal { context: "serialize response", source: e.into() })?;

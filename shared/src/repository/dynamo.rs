@@ -390,13 +390,18 @@ where
 const THROTTLING_CODES: [&str; 3] =
     ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"];
 
-/// Throttling is the caller's to retry later (503); anything else is our failure (500).
+/// Throttling, and failures that never got a service answer (connection refused, timeouts: no error
+/// code), are the caller's to retry later (503); anything else is our failure (500).
 pub(super) fn classify<E>(error: E, context: &'static str) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    if error.code().is_some_and(|code| THROTTLING_CODES.contains(&code)) {
-        return StoreError::Throttled;
+    match error.code() {
+        Some(code) if THROTTLING_CODES.contains(&code) => StoreError::Throttled,
+        None => {
+            tracing::warn!(context, error = %crate::error::error_chain(&error), "DynamoDB unreachable after retries");
+            StoreError::Throttled
+        }
+        Some(_) => StoreError::Failed { context, source: Box::new(error) },
     }
-    StoreError::Failed { context, source: Box::new(error) }
 }

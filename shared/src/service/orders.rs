@@ -3,7 +3,11 @@
 
 use std::collections::HashMap;
 
+use std::sync::Arc;
+
 use serde::Serialize;
+
+use crate::cache::{AnyCache, Cache, cache_key};
 
 use crate::domain::{
     FieldError, FieldSet, ItemField, ItemId, ItemView, LineProblem, MAX_SAFE_INTEGER, Money, Order, OrderDetail,
@@ -15,6 +19,8 @@ use crate::repository::{CancelError, DynamoOrderRepository, ItemRepository, Plac
 pub struct OrderService<R> {
     orders: DynamoOrderRepository,
     items: R,
+    /// Orders change items' stock: their cached copies are dropped after each placement or cancel.
+    item_cache: Arc<AnyCache>,
 }
 
 /// An order line with a summary of its item as it is now (`null` once the item is gone or hidden).
@@ -33,8 +39,14 @@ pub struct OrderWithItems {
 }
 
 impl<R: ItemRepository> OrderService<R> {
-    pub fn new(orders: DynamoOrderRepository, items: R) -> Self {
-        Self { orders, items }
+    pub fn new(orders: DynamoOrderRepository, items: R, item_cache: Arc<AnyCache>) -> Self {
+        Self { orders, items, item_cache }
+    }
+
+    async fn forget_cached(&self, lines: &[OrderLine]) {
+        for line in lines {
+            self.item_cache.delete(&cache_key(line.item_id)).await;
+        }
     }
 
     pub async fn place(
@@ -92,7 +104,10 @@ impl<R: ItemRepository> OrderService<R> {
             updated_at: now,
         };
         match self.orders.place(&order, &lines, now).await {
-            Ok(()) => Ok(OrderDetail { order, lines }),
+            Ok(()) => {
+                self.forget_cached(&lines).await;
+                Ok(OrderDetail { order, lines })
+            }
             Err(PlaceError::Lines(problems)) => Err(rejected(problems)),
             Err(PlaceError::Store(error)) => Err(error.into()),
         }
@@ -130,7 +145,11 @@ impl<R: ItemRepository> OrderService<R> {
     }
 
     pub async fn cancel(&self, caller: &Principal, id: OrderId, now: Timestamp) -> Result<OrderDetail, ApiError> {
-        self.orders.cancel(id, caller.owner_scope(), now).await.map_err(|error| match error {
+        let cancelled = self.orders.cancel(id, caller.owner_scope(), now).await;
+        if let Ok(detail) = &cancelled {
+            self.forget_cached(&detail.lines).await;
+        }
+        cancelled.map_err(|error| match error {
             CancelError::NotFound => ApiError::NotFound,
             CancelError::AlreadyCancelled => ApiError::Conflict {
                 code: "already_cancelled",

@@ -1,0 +1,74 @@
+//! Fault injection: the SDK pointed at a local endpoint that throttles, or refuses connections.
+//! Retries must be bounded, the answer a 503 with `Retry-After`, and nothing half-written.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::json;
+use shared::App;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::helpers::{Call, TestApp, id_of, spawn_app};
+
+/// A "DynamoDB" that answers every request with a throttling error, counting requests.
+async fn throttling_endpoint() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut request = vec![0_u8; 64 * 1024];
+            let _ = socket.read(&mut request).await;
+            let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}"#;
+            let response = format!(
+                "HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(response.as_bytes()).await;
+        }
+    });
+    (url, hits)
+}
+
+/// The test app's configuration, with its DynamoDB client (built as production builds it) aimed at `endpoint`.
+fn app_against(test: &TestApp, endpoint: &str) -> App {
+    let aws = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"),
+        ))
+        .sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep().expect("tokio sleep"))
+        .build();
+    test.app_with_dynamo(shared::app::dynamo_client(&aws))
+}
+
+#[tokio::test]
+async fn throttling_is_retried_a_bounded_number_of_times_then_503() {
+    let test = spawn_app().await;
+    let (endpoint, hits) = throttling_endpoint().await;
+    let app = app_against(&test, &endpoint);
+
+    let response = get_item::handle(Call::get("01JDQ3G9X2V0Y8M6K4T5R7N3PA").request(), &app).await;
+
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_eq!(hits.load(Ordering::SeqCst), 3, "three attempts, as configured, then give up");
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_a_503_and_no_partial_write() {
+    let test = spawn_app().await;
+    let item = test.create_as("alice", json!({"name": "Lamp", "price": 1})).await;
+    let app = app_against(&test, "http://127.0.0.1:1");
+
+    let response = update_item::handle(Call::update(&id_of(&item), json!({"price": 2})).request(), &app).await;
+
+    assert_eq!(response.status(), 503);
+    let stored = test.send(Call::get(&id_of(&item))).await;
+    assert_eq!(stored.body["data"], item, "the real table is untouched");
+}
