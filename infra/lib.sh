@@ -48,6 +48,49 @@ start_moto() {
   exit 1
 }
 
+# Starts the API on 127.0.0.1:$1 against the running moto: creates the table and queues from
+# template.yaml, builds the functions (cargo lambda compiles lazily on first request otherwise),
+# runs `cargo lambda watch` with infra/local.env (plus any EXTRA_ENV="K=V,..."), and the local SQS
+# poller; waits until the API answers; stops both when the calling script exits.
+start_api() {
+  local port="$1"
+  set -a
+  source "$ROOT/infra/local.env"
+  set +a
+  INDEX_QUEUE_URL="$(python "$ROOT/infra/table.py" "$TABLE_NAME" "$TABLE_NAME-index")"
+  export INDEX_QUEUE_URL
+  echo "==> building the functions"
+  cargo build --workspace --bins
+  echo "==> starting cargo lambda watch on 127.0.0.1:$port"
+  cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --ignore-changes \
+    --env-file "$ROOT/infra/local.env" \
+    --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test,AWS_REGION=us-east-1" \
+    --env-var "INDEX_QUEUE_URL=$INDEX_QUEUE_URL${EXTRA_ENV:+,$EXTRA_ENV}" \
+    > "$ROOT/target/watch.log" 2>&1 &
+  WATCH_PID=$!
+  # Lambda's SQS event source mapping, locally: feeds index jobs to the index-worker function.
+  python "$ROOT/infra/sqs_poller.py" "$INDEX_QUEUE_URL" "http://127.0.0.1:$port" > "$ROOT/target/poller.log" 2>&1 &
+  POLLER_PID=$!
+  trap 'stop_api; stop_moto' EXIT
+  trap 'exit 130' INT TERM
+  local token status=""
+  token="$(python "$ROOT/infra/mint_token.py" --sub probe --role user)"
+  for _ in $(seq 1 300); do
+    status="$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $token" "http://127.0.0.1:$port/api/items?limit=1" || true)"
+    [ "$status" = "200" ] && return 0
+    kill -0 "$WATCH_PID" 2>/dev/null || break
+    sleep 1
+  done
+  echo "the API did not answer (last status: $status); target/watch.log says:" >&2
+  tail -40 "$ROOT/target/watch.log" >&2
+  exit 1
+}
+
+stop_api() {
+  kill ${POLLER_PID:-} ${WATCH_PID:-} 2>/dev/null || true
+  wait ${WATCH_PID:-} 2>/dev/null || true
+}
+
 # Starts redis-server on $1 (installing Debian's package if missing), exports REDIS_URL.
 start_redis() {
   local port="$1"

@@ -1,5 +1,8 @@
 //! `POST /api/orders/{id}/cancel`: cancels a placed order and returns its stock, exactly once.
 
+// The route's future nests the shared crate's async layers deeper than rustc's default limit.
+#![recursion_limit = "256"]
+
 use lambda_http::{Body, Request, Response};
 use shared::App;
 use shared::http::{orders, serve};

@@ -1,5 +1,8 @@
 //! SQS-triggered index worker: embeds and stores each job's item, reporting partial batch failures.
 
+// The route's future nests the shared crate's async layers deeper than rustc's default limit.
+#![recursion_limit = "256"]
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use shared::App;
 

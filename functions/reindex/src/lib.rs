@@ -1,5 +1,8 @@
 //! `POST /api/admin/reindex`: admin: re-enqueues every item whose search index is stale.
 
+// The route's future nests the shared crate's async layers deeper than rustc's default limit.
+#![recursion_limit = "256"]
+
 use lambda_http::{Body, Request, Response};
 use shared::App;
 use shared::http::{search, serve};
