@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Benchmarks (separate from the tests): starts its own moto, then runs every `cargo bench` target,
-# which print their figures. Release builds; expect a few minutes on a fresh clone.
+# Benchmarks (separate from the tests). Starts its own moto, builds every function for release
+# (x86_64, and arm64 through infra/package.sh unless BENCH_ARM64=0), then runs:
+#   - infra/bench/lambda_bench.py: per function, under a local Lambda Runtime API: sizes, init time,
+#     first and warm invocation latency, CPU per warm invocation, peak RSS, DynamoDB calls per request;
+#   - cargo bench: search latency at 1,000 and 10,000 items, and the index's cold load.
+# Prints tables and writes target/bench/lambda.json. Expect 10-15 minutes on a fresh clone.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -8,4 +12,11 @@ cd "$ROOT"
 ensure_venv
 start_moto "$(free_port)"
 echo "==> commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores"
-cargo bench --workspace 2>&1 | grep -vE '^\s+(Compiling|Finished|Running)'
+if [ "${BENCH_ARM64:-1}" != 0 ]; then
+  bash infra/package.sh >/dev/null
+fi
+echo "==> release build (x86_64)"
+cargo build --release --workspace --bins 2>&1 | grep -vE '^\s+(Compiling|Finished)' || true
+python infra/bench/lambda_bench.py
+echo "==> search benchmark"
+cargo bench -p shared --bench search 2>&1 | grep -vE '^\s+(Compiling|Finished|Running)'

@@ -15,7 +15,7 @@ EXTRA_ENV="RATE_LIMITS=off,METRICS=off" start_api "$API_PORT"
 TOKEN="$(python infra/mint_token.py --sub conformance --role admin --ttl 3600)"
 
 echo "==> schemathesis against http://127.0.0.1:$API_PORT"
-schemathesis run openapi.yaml \
+PYTHONPATH="$ROOT/infra" SCHEMATHESIS_HOOKS=schemathesis_hooks schemathesis run openapi.yaml \
   --url "http://127.0.0.1:$API_PORT" \
   --header "Authorization: Bearer $TOKEN" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \

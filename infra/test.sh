@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every check: formatting, lints, unit and integration tests (against a real moto server it
-# starts and stops itself), and the CloudFormation template lint. `.ci/run` calls exactly this.
+# Runs every check: formatting, lints, unit and integration tests (against a real moto server and
+# redis-server it starts and stops itself), the CloudFormation template lint, and the schemathesis
+# conformance run against the locally served API. `.ci/run` calls exactly this.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -19,6 +20,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p shared --features bedrock --locked -- -D warnings
 echo "==> cargo test"
 cargo test --workspace --locked 2>&1 | tee target/test-output.log
+echo "==> conformance: schemathesis against the locally served API"
+EXAMPLES="${EXAMPLES:-20}" bash infra/conformance.sh
 # One closing line for the whole run: the sum over every test binary.
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "all tests: %d passed, %d failed\n", passed, failed }' \
   target/test-output.log

@@ -10,6 +10,7 @@ mod auth_jwks;
 mod batching;
 mod cache;
 mod concurrency;
+mod contract;
 mod create;
 mod delete;
 mod faults;

@@ -1,0 +1,347 @@
+"""Lambda benchmark: each function's release binary run under a minimal local Lambda Runtime API.
+
+For every function it measures: stripped binary size (x86_64 and arm64 builds), init time (process
+start -> the runtime's first request for an event), first-invocation latency, warm latency p50/p99
+over N invocations of a real API Gateway v2 (or SQS) event against the local moto, CPU time per warm
+invocation (user+sys of the function process only, from /proc), and peak RSS. Separately, through a
+counting proxy in front of moto, the DynamoDB calls each route makes per request.
+
+Prints a table and writes target/bench/lambda.json. Run through ./infra/bench.sh.
+"""
+
+import http.client
+import http.server
+import json
+import os
+import pathlib
+import queue
+import socket
+import socketserver
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "infra"))
+from mint_token import local_secret, mint  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+ENDPOINT = os.environ["AWS_ENDPOINT_URL"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class RuntimeApi:
+    """The three calls a Lambda runtime makes: next event, response, error."""
+
+    def __init__(self):
+        self.events = queue.Queue()
+        self.responses = queue.Queue()
+        self.first_next_at = None
+        api = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if api.first_next_at is None:
+                    api.first_next_at = time.perf_counter()
+                request_id, body = api.events.get()
+                payload = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
+                self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30_000))
+                self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:bench")
+                self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                api.responses.put((time.perf_counter(), self.path, body))
+
+        self.port = free_port()
+        self.server = ThreadingServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def invoke(self, event):
+        started = time.perf_counter()
+        self.events.put((str(uuid.uuid4()), event))
+        finished, path, body = self.responses.get(timeout=30)
+        if path.endswith("/error"):
+            raise RuntimeError(f"invocation failed: {body[:300]!r}")
+        return finished - started, body
+
+    def close(self):
+        self.server.shutdown()
+
+
+class CountingProxy:
+    """Forwards to moto and counts DynamoDB operations (by X-Amz-Target)."""
+
+    def __init__(self, upstream):
+        host, port = upstream.split("//", 1)[1].split(":")
+        self.calls = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                target = self.headers.get("X-Amz-Target", "")
+                if target.startswith("DynamoDB"):
+                    proxy.calls.append(target.split(".", 1)[-1])
+                conn = http.client.HTTPConnection(host, int(port), timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                conn.request("POST", self.path, body=body, headers=headers)
+                upstream_response = conn.getresponse()
+                data = upstream_response.read()
+                self.send_response(upstream_response.status)
+                for k, v in upstream_response.getheaders():
+                    if k.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                conn.close()
+
+        self.port = free_port()
+        self.server = ThreadingServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def close(self):
+        self.server.shutdown()
+
+
+def proc_cpu_seconds(pid):
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def proc_peak_rss_mb(pid):
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start_function(binary, env_overrides):
+    api = RuntimeApi()
+    env = dict(os.environ)
+    env.update(env_overrides)
+    env.update({
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api.port}",
+        "AWS_LAMBDA_FUNCTION_NAME": binary.parent.name if binary.name == "bootstrap" else binary.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_LEVEL": "WARN",
+        "METRICS": "off",
+    })
+    started = time.perf_counter()
+    process = subprocess.Popen([str(binary)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while api.first_next_at is None:
+        if process.poll() is not None:
+            raise RuntimeError(f"{binary} exited: {process.stderr.read().decode()[:500]}")
+        time.sleep(0.0002)
+    return api, process, (api.first_next_at - started) * 1000
+
+
+def api_event(method, route, path, token, body=None, query=None, path_params=None):
+    event = json.loads((ROOT / "events" / "list-items.ok.json").read_text())
+    raw_query = "&".join(f"{k}={v}" for k, v in (query or {}).items())
+    event.update({"routeKey": f"{method} {route}", "rawPath": path, "rawQueryString": raw_query})
+    event["headers"]["authorization"] = f"Bearer {token}"
+    event["requestContext"]["http"].update({"method": method, "path": path})
+    event["requestContext"]["routeKey"] = f"{method} {route}"
+    if query:
+        event["queryStringParameters"] = query
+    if path_params:
+        event["pathParameters"] = path_params
+    if body is not None:
+        event["headers"]["content-type"] = "application/json"
+        event["body"] = json.dumps(body)
+    return event
+
+
+def status_of(response_body):
+    return json.loads(response_body).get("statusCode")
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round((len(ordered) - 1) * p))]
+
+
+def size_mb(path):
+    return round(path.stat().st_size / 1048576, 2) if path.exists() else None
+
+
+def main():
+    invocations = int(os.environ.get("BENCH_INVOCATIONS", "2000"))
+    functions = sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "src/main.rs").exists())
+    release = ROOT / "target" / "release"
+    import boto3
+    from table import create_queues, table_definition
+
+    table = f"bench-{uuid.uuid4().hex[:8]}"
+    boto3.client("dynamodb", endpoint_url=ENDPOINT, region_name="us-east-1").create_table(TableName=table, **table_definition())
+    queue_url = create_queues(f"{table}-index")
+    secret = local_secret()
+    env = {
+        "TABLE_NAME": table,
+        "JWT_SECRET": secret,
+        "INDEX_QUEUE_URL": queue_url,
+        "AWS_ENDPOINT_URL": ENDPOINT,
+        # The limiter stays on (its DynamoDB call is part of every request) but never refuses here.
+        "RATE_LIMITS": ",".join(f"{a}:{g}=100000000/60" for a in ("user", "admin") for g in ("read", "write", "search", "admin")),
+        "SEARCH_REFRESH_MS": "1000",
+    }
+    user = mint(secret, "bench-user", "user", int(time.time()) + 7200)
+    admin = mint(secret, "bench-admin", "admin", int(time.time()) + 7200)
+
+    # Seed through the function itself: 60 active items from 6 owners, with plenty of stock.
+    api, process, _ = start_function(release / "create-item", env)
+    item_ids = []
+    for n in range(60):
+        owner = mint(secret, f"owner-{n % 6}", "user", int(time.time()) + 7200)
+        body = {"name": f"bench item {n} {['lamp', 'desk', 'chair', 'kettle', 'rug'][n % 5]}", "price": 100 + n, "stock": 1_000_000, "status": "active"}
+        response = json.loads(api.invoke(api_event("POST", "/api/items", "/api/items", owner, body=body))[1])
+        item_ids.append(json.loads(response["body"])["data"]["id"])
+    process.kill()
+    api.close()
+    target_item = item_ids[0]
+
+    def sqs_event(n):
+        records = [{
+            "messageId": f"m-{n}-{i}", "receiptHandle": f"r-{n}-{i}",
+            "body": json.dumps({"item_id": item_ids[(n * 10 + i) % len(item_ids)], "version": 1, "op": "upsert"}),
+            "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench",
+        } for i in range(10)]
+        return {"Records": records}
+
+    item_path = f"/api/items/{target_item}"
+    scenarios = {
+        "get-item": lambda n: api_event("GET", "/api/items/{id}", item_path, user, path_params={"id": target_item}),
+        "list-items": lambda n: api_event("GET", "/api/items", "/api/items", user, query={"limit": "50", "include": "owner"}),
+        "create-item": lambda n: api_event("POST", "/api/items", "/api/items", user, body={"name": f"new {n}", "price": n}),
+        "create-order": lambda n: api_event("POST", "/api/orders", "/api/orders", user, body={"lines": [{"item_id": item_ids[2 + n % 50], "quantity": 1}]}),
+        "search-items": lambda n: api_event("GET", "/api/items/search", "/api/items/search", user, query={"q": ["desk lamp", "kettle", "bench chair"][n % 3]}),
+        "index-worker": sqs_event,
+    }
+    # The worker runs first, so search has an index to load.
+    order = ["index-worker", "get-item", "list-items", "create-item", "update-item", "create-order", "search-items"]
+    # update-item patches another owner's item as that owner would: use the owner's token.
+    owner1 = mint(secret, "owner-1", "user", int(time.time()) + 7200)
+    scenarios["update-item"] = lambda n: api_event("PATCH", "/api/items/{id}", f"/api/items/{item_ids[1]}", owner1, body={"stock": n}, path_params={"id": item_ids[1]})
+
+    results = {}
+    for function in functions:
+        binary = release / function
+        row = {"function": function, "size_x86_64_mb": size_mb(binary), "size_arm64_mb": size_mb(ROOT / "target/lambda" / function / "bootstrap")}
+        inits = []
+        for _ in range(5):
+            api, process, init_ms = start_function(binary, env)
+            inits.append(init_ms)
+            process.kill()
+            process.wait()
+            api.close()
+        row["init_ms"] = round(statistics.median(inits), 2)
+        results[function] = row
+
+    for function in order:
+        make_event = scenarios[function]
+        api, process, _ = start_function(release / function, env)
+        first_seconds, body = api.invoke(make_event(0))
+        if function != "index-worker":
+            status = status_of(body)
+            assert status and status < 400, f"{function}: first invocation answered {status}: {body[:300]!r}"
+        cpu_before = proc_cpu_seconds(process.pid)
+        latencies = []
+        for n in range(1, invocations + 1):
+            seconds, _ = api.invoke(make_event(n))
+            latencies.append(seconds * 1000)
+        cpu_after = proc_cpu_seconds(process.pid)
+        peak = proc_peak_rss_mb(process.pid)
+        process.kill()
+        process.wait()
+        api.close()
+        row = results[function]
+        row.update({
+            "first_invocation_ms": round(first_seconds * 1000, 2),
+            "warm_p50_ms": round(percentile(latencies, 0.5), 3),
+            "warm_p99_ms": round(percentile(latencies, 0.99), 3),
+            "cpu_us_per_invocation": round((cpu_after - cpu_before) / invocations * 1e6, 1),
+            "peak_rss_mb": round(peak, 1),
+            "invocations": invocations,
+        })
+        if function == "index-worker":
+            row["jobs_per_second"] = round(10 * invocations / (sum(latencies) / 1000), 1)
+            row["cpu_us_per_job"] = round(row["cpu_us_per_invocation"] / 10, 1)
+
+    proxy = CountingProxy(ENDPOINT)
+    counted_env = dict(env, AWS_ENDPOINT_URL=proxy.url)
+    for function in ["get-item", "list-items", "create-item", "create-order", "search-items"]:
+        api, process, _ = start_function(release / function, counted_env)
+        api.invoke(scenarios[function](0))  # warm: search loads its index here
+        proxy.calls.clear()
+        api.invoke(scenarios[function](1))
+        results[function]["dynamodb_calls"] = len(proxy.calls)
+        results[function]["dynamodb_operations"] = "+".join(proxy.calls)
+        process.kill()
+        process.wait()
+        api.close()
+    proxy.close()
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    report = {"commit": commit, "cores": os.cpu_count(), "invocations": invocations, "dynamodb": "moto (single-threaded)", "functions": list(results.values())}
+    out = ROOT / "target" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "lambda.json").write_text(json.dumps(report, indent=2))
+
+    print(f"\ncommit {commit}, {os.cpu_count()} cores, {invocations} warm invocations per measured function, DynamoDB = moto\n")
+    header = "| function | x86_64 MB | arm64 MB | init ms | first inv. ms | warm p50 ms | warm p99 ms | CPU µs/inv | peak RSS MB | DynamoDB calls/req |"
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    for row in results.values():
+        def f(key):
+            value = row.get(key)
+            return "—" if value is None else str(value)
+        calls = f"{row['dynamodb_calls']} ({row['dynamodb_operations']})" if "dynamodb_calls" in row else "—"
+        print(f"| {row['function']} | {f('size_x86_64_mb')} | {f('size_arm64_mb')} | {f('init_ms')} | {f('first_invocation_ms')} | {f('warm_p50_ms')} | {f('warm_p99_ms')} | {f('cpu_us_per_invocation')} | {f('peak_rss_mb')} | {calls} |")
+    worker = results.get("index-worker", {})
+    if "jobs_per_second" in worker:
+        print(f"\nindex-worker: {worker['jobs_per_second']} jobs/s, {worker['cpu_us_per_job']} µs CPU per job (batches of 10)")
+    print(f"\nwrote {out / 'lambda.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+//! One list of routes, three places that must agree: template.yaml (what is deployed),
+//! openapi.yaml (the contract), and the `cargo lambda watch` router in Cargo.toml (what runs locally).
+
+use std::collections::BTreeSet;
+
+use serde_yaml::Value;
+
+use crate::helpers::repo_root;
+
+type Route = (String, String);
+
+fn read(name: &str) -> String {
+    std::fs::read_to_string(repo_root().join(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))
+}
+
+/// (METHOD, path, binary) of every HTTP API event in template.yaml.
+fn template_routes() -> BTreeSet<(String, String, String)> {
+    let template: Value = serde_yaml::from_str(&read("template.yaml")).expect("template.yaml is YAML");
+    let mut routes = BTreeSet::new();
+    for (_, resource) in template["Resources"].as_mapping().expect("Resources") {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().expect("Binary").to_owned();
+        for (_, event) in resource["Properties"]["Events"].as_mapping().into_iter().flatten() {
+            if event["Type"].as_str() == Some("HttpApi") {
+                let method = event["Properties"]["Method"].as_str().expect("Method").to_uppercase();
+                let path = event["Properties"]["Path"].as_str().expect("Path").to_owned();
+                routes.insert((method, path, binary.clone()));
+            }
+        }
+    }
+    routes
+}
+
+fn openapi_routes() -> BTreeSet<Route> {
+    let spec: Value = serde_yaml::from_str(&read("openapi.yaml")).expect("openapi.yaml is YAML");
+    let mut routes = BTreeSet::new();
+    for (path, item) in spec["paths"].as_mapping().expect("paths") {
+        for (method, _) in item.as_mapping().expect("path item") {
+            let method = method.as_str().unwrap_or_default();
+            if ["get", "put", "post", "patch", "delete"].contains(&method) {
+                routes.insert((method.to_uppercase(), path.as_str().unwrap_or_default().to_owned()));
+            }
+        }
+    }
+    routes
+}
+
+fn watch_routes() -> BTreeSet<(String, String, String)> {
+    let manifest: toml::Value = toml::from_str(&read("Cargo.toml")).expect("Cargo.toml is TOML");
+    let router = &manifest["workspace"]["metadata"]["lambda"]["watch"]["router"];
+    let mut routes = BTreeSet::new();
+    for (path, targets) in router.as_table().expect("router table") {
+        for target in targets.as_array().expect("route list") {
+            let method = target["method"].as_str().expect("method").to_uppercase();
+            let function = target["function"].as_str().expect("function").to_owned();
+            routes.insert((method, path.clone(), function));
+        }
+    }
+    routes
+}
+
+#[test]
+fn template_openapi_and_local_router_list_the_same_routes() {
+    let deployed = template_routes();
+    assert!(deployed.len() >= 12, "template.yaml has the API's routes: {deployed:?}");
+
+    let deployed_routes: BTreeSet<Route> = deployed.iter().map(|(m, p, _)| (m.clone(), p.clone())).collect();
+    let documented = openapi_routes();
+    assert_eq!(
+        deployed_routes.symmetric_difference(&documented).collect::<Vec<_>>(),
+        Vec::<&Route>::new(),
+        "routes in only one of template.yaml and openapi.yaml"
+    );
+    let local = watch_routes();
+    assert_eq!(
+        deployed.symmetric_difference(&local).collect::<Vec<_>>(),
+        Vec::<&(String, String, String)>::new(),
+        "template.yaml and the cargo lambda watch router disagree (method, path, function)"
+    );
+}
+
+#[test]
+fn every_function_in_the_template_is_a_workspace_binary() {
+    for (_, _, binary) in template_routes() {
+        assert!(repo_root().join("functions").join(&binary).join("src/main.rs").exists(), "{binary} has no crate");
+    }
+}
