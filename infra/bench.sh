@@ -18,5 +18,6 @@ fi
 echo "==> release build (x86_64)"
 cargo build --release --workspace --bins 2>&1 | grep -vE '^\s+(Compiling|Finished)' || true
 python infra/bench/lambda_bench.py
+[ "${BENCH_SEARCH:-1}" != 0 ] || exit 0
 echo "==> search benchmark"
 cargo bench -p shared --bench search 2>&1 | grep -vE '^\s+(Compiling|Finished|Running)'
