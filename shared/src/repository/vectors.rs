@@ -84,31 +84,19 @@ impl DynamoVectorRepository {
     /// Every vector changed at or after `since_ms` (all of them for `None`), following pages.
     pub async fn changed_since(&self, since_ms: Option<i64>) -> Result<Vec<IndexEntry>, StoreError> {
         let from = keys::changed_at_floor(since_ms.unwrap_or(0));
-        let mut entries = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(keys::VECTORS_BY_CHANGE)
-                .key_condition_expression("#partition = :partition AND #changed >= :from")
-                .expression_attribute_names("#partition", keys::VECTOR_PK)
-                .expression_attribute_names("#changed", keys::CHANGED_AT)
-                .expression_attribute_values(":partition", AttributeValue::S(keys::ALL_VECTORS.to_owned()))
-                .expression_attribute_values(":from", AttributeValue::S(from.clone()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|err| classify(err.into_service_error(), "query vectors"))?;
-            for record in output.items.unwrap_or_default() {
-                entries.push(entry_from(record)?);
-            }
-            match output.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => return Ok(entries),
-            }
-        }
+        let records = self
+            .query_index(
+                keys::VECTORS_BY_CHANGE,
+                "#partition = :partition AND #changed >= :from",
+                &[("#partition", keys::VECTOR_PK), ("#changed", keys::CHANGED_AT)],
+                vec![
+                    (":partition", AttributeValue::S(keys::ALL_VECTORS.to_owned())),
+                    (":from", AttributeValue::S(from)),
+                ],
+                usize::MAX,
+            )
+            .await?;
+        records.into_iter().map(entry_from).collect()
     }
 
     /// Clears an item's `index_pending` marker, but only if the item is still at `version`: a
@@ -154,33 +142,60 @@ impl DynamoVectorRepository {
             #[serde(default)]
             version: Option<u64>,
         }
-        let mut found = Vec::new();
+        let records = self
+            .query_index(
+                keys::ITEMS_PENDING_INDEX,
+                "#pending = :pending",
+                &[("#pending", keys::INDEX_PENDING)],
+                vec![(":pending", AttributeValue::S(keys::PENDING.to_owned()))],
+                limit,
+            )
+            .await?;
+        records
+            .into_iter()
+            .map(|record| {
+                let marker: Marker = serde_dynamo::from_item(record).map_err(failed("decode pending marker"))?;
+                let deleted = marker.sk == keys::TOMBSTONE_SK;
+                let version = if deleted { DELETED_VERSION } else { marker.version.unwrap_or(0) };
+                Ok(Pending { id: marker.id, version, deleted })
+            })
+            .collect()
+    }
+
+    /// Queries a GSI, following pages until it is exhausted or `max` records are in hand.
+    async fn query_index(
+        &self,
+        index: &str,
+        key_condition: &str,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+        max: usize,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        let names: HashMap<String, String> = names.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let values: HashMap<String, AttributeValue> = values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let mut records = Vec::new();
         let mut start = None;
         loop {
             let output = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(keys::ITEMS_PENDING_INDEX)
-                .key_condition_expression("#pending = :pending")
-                .expression_attribute_names("#pending", keys::INDEX_PENDING)
-                .expression_attribute_values(":pending", AttributeValue::S(keys::PENDING.to_owned()))
+                .index_name(index)
+                .key_condition_expression(key_condition)
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|err| classify(err.into_service_error(), "query pending index"))?;
-            for record in output.items.unwrap_or_default() {
-                let marker: Marker = serde_dynamo::from_item(record).map_err(failed("decode pending marker"))?;
-                let deleted = marker.sk == keys::TOMBSTONE_SK;
-                let version = if deleted { DELETED_VERSION } else { marker.version.unwrap_or(0) };
-                found.push(Pending { id: marker.id, version, deleted });
-                if found.len() >= limit {
-                    return Ok(found);
-                }
+                .map_err(|err| classify(err.into_service_error(), "query index"))?;
+            records.extend(output.items.unwrap_or_default());
+            if records.len() >= max {
+                records.truncate(max);
+                return Ok(records);
             }
             match output.last_evaluated_key {
                 Some(key) => start = Some(key),
-                None => return Ok(found),
+                None => return Ok(records),
             }
         }
     }
