@@ -56,6 +56,9 @@ class RuntimeApi:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; with Nagle on, the body would wait for the
+            # runtime's delayed ACK (40 ms on Linux) on every warm invocation.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):
                 pass
@@ -109,6 +112,7 @@ class CountingProxy:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):
                 pass
@@ -154,7 +158,7 @@ def proc_peak_rss_mb(pid):
     return 0.0
 
 
-def start_function(binary, env_overrides):
+def start_function(binary, env_overrides, wrapped=True):
     api = RuntimeApi()
     env = dict(os.environ)
     env.update(env_overrides)
@@ -167,12 +171,19 @@ def start_function(binary, env_overrides):
         "METRICS": "off",
     })
     started = time.perf_counter()
-    process = subprocess.Popen([str(binary)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wrapper = os.environ.get("BENCH_WRAPPER", "").split() if wrapped else []
+    process = subprocess.Popen([*wrapper, str(binary)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     while api.first_next_at is None:
         if process.poll() is not None:
             raise RuntimeError(f"{binary} exited: {process.stderr.read().decode()[:500]}")
         time.sleep(0.0002)
     return api, process, (api.first_next_at - started) * 1000
+
+
+def stop(process):
+    # SIGTERM, not SIGKILL, so a profiler wrapping the function can write its output.
+    process.terminate()
+    process.wait()
 
 
 def api_event(method, route, path, token, body=None, query=None, path_params=None):
@@ -208,7 +219,11 @@ def size_mb(path):
 def main():
     invocations = int(os.environ.get("BENCH_INVOCATIONS", "2000"))
     functions = sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "src/main.rs").exists())
-    release = ROOT / "target" / "release"
+    # BENCH_FUNCTIONS=get-item,list-items narrows a run; BENCH_PROFILE=profiling measures another
+    # cargo profile's binaries (with BENCH_WRAPPER="valgrind --tool=callgrind" for a profile).
+    only = [name for name in os.environ.get("BENCH_FUNCTIONS", "").split(",") if name]
+    functions = [name for name in functions if not only or name in only]
+    release = ROOT / "target" / os.environ.get("BENCH_PROFILE", "release")
     import boto3
     from table import create_queues, table_definition
 
@@ -221,6 +236,9 @@ def main():
         "JWT_SECRET": secret,
         "INDEX_QUEUE_URL": queue_url,
         "AWS_ENDPOINT_URL": ENDPOINT,
+        # As deployed: without AWS_ENDPOINT_URL a function trusts only the compiled-in Amazon roots
+        # (moto is plain HTTP, so this changes only the init work, not the connection).
+        "AWS_TLS_ROOTS": "amazon",
         # The limiter stays on (its DynamoDB call is part of every request) but never refuses here.
         "RATE_LIMITS": ",".join(f"{a}:{g}=100000000/60" for a in ("user", "admin") for g in ("read", "write", "search", "admin")),
         "SEARCH_REFRESH_MS": "1000",
@@ -229,14 +247,16 @@ def main():
     admin = mint(secret, "bench-admin", "admin", int(time.time()) + 7200)
 
     # Seed through the function itself: 60 active items from 6 owners, with plenty of stock.
-    api, process, _ = start_function(release / "create-item", env)
+    seeder = release / "create-item"
+    seeder = seeder if seeder.exists() else ROOT / "target" / "release" / "create-item"
+    api, process, _ = start_function(seeder, env, wrapped=False)
     item_ids = []
     for n in range(60):
         owner = mint(secret, f"owner-{n % 6}", "user", int(time.time()) + 7200)
         body = {"name": f"bench item {n} {['lamp', 'desk', 'chair', 'kettle', 'rug'][n % 5]}", "price": 100 + n, "stock": 1_000_000, "status": "active"}
         response = json.loads(api.invoke(api_event("POST", "/api/items", "/api/items", owner, body=body))[1])
         item_ids.append(json.loads(response["body"])["data"]["id"])
-    process.kill()
+    stop(process)
     api.close()
     target_item = item_ids[0]
 
@@ -272,8 +292,7 @@ def main():
         for _ in range(5):
             api, process, init_ms = start_function(binary, env)
             inits.append(init_ms)
-            process.kill()
-            process.wait()
+            stop(process)
             api.close()
         row["init_ms"] = round(statistics.median(inits), 2)
         results[function] = row
@@ -281,7 +300,7 @@ def main():
     # moto answers a transaction or a 50-row query with owners in tens of milliseconds, so those two
     # routes get fewer invocations (BENCH_SLOW_INVOCATIONS); their CPU per invocation is unaffected.
     slow = {"list-items", "create-order"}
-    for function in order:
+    for function in [name for name in order if name in functions]:
         make_event = scenarios[function]
         count = int(os.environ.get("BENCH_SLOW_INVOCATIONS", "500")) if function in slow else invocations
         count = count // 10 if function == "index-worker" else count
@@ -297,8 +316,7 @@ def main():
             latencies.append(seconds * 1000)
         cpu_after = proc_cpu_seconds(process.pid)
         peak = proc_peak_rss_mb(process.pid)
-        process.kill()
-        process.wait()
+        stop(process)
         api.close()
         row = results[function]
         row.update({
@@ -316,15 +334,14 @@ def main():
 
     proxy = CountingProxy(ENDPOINT)
     counted_env = dict(env, AWS_ENDPOINT_URL=proxy.url)
-    for function in ["get-item", "list-items", "create-item", "create-order", "search-items"]:
+    for function in [name for name in ["get-item", "list-items", "create-item", "create-order", "search-items"] if name in functions]:
         api, process, _ = start_function(release / function, counted_env)
         api.invoke(scenarios[function](0))  # warm: search loads its index here
         proxy.calls.clear()
         api.invoke(scenarios[function](1))
         results[function]["dynamodb_calls"] = len(proxy.calls)
         results[function]["dynamodb_operations"] = "+".join(proxy.calls)
-        process.kill()
-        process.wait()
+        stop(process)
         api.close()
     proxy.close()
 

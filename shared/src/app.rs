@@ -93,7 +93,7 @@ impl App {
     /// honoured, which is how local runs reach the moto server).
     pub async fn from_env() -> Result<Self, Error> {
         let config = Config::from_env()?;
-        let aws = aws_config::load_from_env().await;
+        let aws = crate::aws::load(crate::aws::TrustedRoots::from_env()?).await;
         let embedder = embedder_for(&config, &aws)?;
         Ok(Self::new(&config, dynamo_client(&aws), sqs_client(&aws), embedder))
     }

@@ -1,6 +1,7 @@
 //! Everything the item functions share: domain, storage, services, HTTP handling, auth, telemetry.
 
 pub mod app;
+pub mod aws;
 pub mod cache;
 pub mod config;
 pub mod domain;

@@ -1,15 +1,21 @@
 //! Distributed rate limiting: fixed windows counted in DynamoDB, so every Lambda container
 //! enforces the same limit (a per-process limiter, as in the seed, limits nothing on Lambda).
 //!
-//! One request costs at most one DynamoDB call: an atomic `ADD` conditioned on the count still
-//! being under the limit, so the limit is never exceeded under concurrency. A caller already over
-//! its limit is answered from an in-container memo until its window ends, without any call.
-//! Window records expire through the table's TTL (`expires_at`).
+//! Each count is an atomic `ADD` conditioned on the window still having room, so the limit is never
+//! exceeded under concurrency. A container claims tokens in *leases*: one token at first, then
+//! 2, 4, … up to [`RateLimiter::max_lease`] as the same caller keeps coming back within the window,
+//! and spends them locally, so a busy caller costs one DynamoDB call per lease rather than per
+//! request. Unspent tokens expire with the window, so a caller served by several containers can be
+//! refused early by at most the tokens those containers still hold (each under 1/50 of the limit,
+//! and never more than the container already used); near the limit, claims fall back to single
+//! tokens. A caller already over its limit is answered from an in-container memo until its window
+//! ends, without any call. Window records expire through the table's TTL (`expires_at`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use crate::domain::{Permission, Role, Timestamp};
@@ -121,6 +127,15 @@ impl RateRules {
     }
 }
 
+/// One caller's fixed window for one route group.
+struct Window<'a> {
+    group: RouteGroup,
+    subject: &'a str,
+    start: i64,
+    end: i64,
+    limit: u32,
+}
+
 /// What the limiter decided, and what the `RateLimit-*` headers say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateOutcome {
@@ -139,11 +154,40 @@ pub struct RateLimiter {
     fail_open: bool,
     /// Callers known to be over their limit, until the end of their window (epoch seconds).
     blocked: Mutex<HashMap<String, (i64, u32)>>,
+    /// Tokens this container has claimed and not spent yet, per caller and route group.
+    leases: Mutex<HashMap<String, Lease>>,
 }
+
+/// Tokens claimed from one window's count and not yet spent by this container.
+#[derive(Debug, Clone, Copy)]
+struct Lease {
+    window_start: i64,
+    unspent: u32,
+    /// The window's count right after this container's last claim (its own unspent tokens included).
+    counted: u32,
+    /// How many tokens the next claim asks for: doubles while the caller keeps coming back.
+    next_claim: u32,
+}
+
+/// The most a lease may hold, whatever the limit: bounds what a container can strand.
+const LEASE_CAP: u32 = 32;
 
 impl RateLimiter {
     pub fn new(client: Client, table: impl Into<String>, rules: RateRules, fail_open: bool) -> Self {
-        Self { client, table: table.into(), rules, fail_open, blocked: Mutex::new(HashMap::new()) }
+        Self {
+            client,
+            table: table.into(),
+            rules,
+            fail_open,
+            blocked: Mutex::new(HashMap::new()),
+            leases: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The largest lease for `limit`: 1/50 of it (at least 1, at most 32). Limits under 100 are
+    /// therefore counted one request per call, exactly.
+    pub fn max_lease(limit: u32) -> u32 {
+        (limit / 50).clamp(1, LEASE_CAP)
     }
 
     /// Counts one request of `subject` (a user id, or a client IP for anonymous callers).
@@ -159,9 +203,9 @@ impl RateLimiter {
             return Ok(None);
         };
         let now_seconds = now.as_millis().div_euclid(1000);
-        let window = i64::from(rule.window_seconds);
-        let window_start = now_seconds - now_seconds.rem_euclid(window);
-        let window_end = window_start + window;
+        let window_length = i64::from(rule.window_seconds);
+        let window_start = now_seconds - now_seconds.rem_euclid(window_length);
+        let window_end = window_start + window_length;
         let reset_seconds = u64::try_from(window_end - now_seconds).unwrap_or(0);
         let refused = RateOutcome { allowed: false, limit: rule.limit, remaining: 0, reset_seconds };
         let memo_key = format!("{}#{subject}", group.as_str());
@@ -171,36 +215,25 @@ impl RateLimiter {
         if rule.limit == 0 {
             return Ok(Some(refused));
         }
+        let allowed = |remaining: u32| RateOutcome { allowed: true, limit: rule.limit, remaining, reset_seconds };
+        if let Some(remaining) = self.spend_leased(&memo_key, window_start, rule.limit) {
+            return Ok(Some(allowed(remaining)));
+        }
 
-        let outcome = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::rate_window_key(group.as_str(), subject, window_start)))
-            .update_expression("ADD #hits :one SET #expires_at = :expires")
-            .condition_expression("attribute_not_exists(#hits) OR #hits < :limit")
-            .expression_attribute_names("#hits", "hits")
-            .expression_attribute_names("#expires_at", "expires_at")
-            .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
-            .expression_attribute_values(":limit", AttributeValue::N(rule.limit.to_string()))
-            // Kept a minute past the window so a late request still finds its count.
-            .expression_attribute_values(":expires", AttributeValue::N((window_end + 60).to_string()))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await;
-        match outcome.map_err(|e| e.into_service_error()) {
-            Ok(output) => {
-                let hits = output
-                    .attributes
-                    .and_then(|attributes| attributes.get("hits").and_then(|v| v.as_n().ok()).cloned())
-                    .and_then(|n| n.parse::<u32>().ok())
-                    .unwrap_or(rule.limit);
-                Ok(Some(RateOutcome {
-                    allowed: true,
-                    limit: rule.limit,
-                    remaining: rule.limit.saturating_sub(hits),
-                    reset_seconds,
-                }))
+        let window = Window { group, subject, start: window_start, end: window_end, limit: rule.limit };
+        let wanted = self.claim_size(&memo_key, window_start, rule.limit);
+        let mut claimed = self.claim(&window, wanted).await;
+        if wanted > 1 && matches!(&claimed, Err(e) if e.is_conditional_check_failed_exception()) {
+            // Not enough room left for a lease: near the limit, count one request at a time.
+            claimed = self.claim(&window, 1).await;
+        }
+        match claimed {
+            Ok((counted, granted)) => {
+                let unspent = granted - 1;
+                // Grow the lease only while whole leases fit; near the limit, stay at one token.
+                let next_claim = if granted < wanted { 1 } else { granted.saturating_mul(2) };
+                self.store_lease(memo_key, Lease { window_start, unspent, counted, next_claim });
+                Ok(Some(allowed(rule.limit.saturating_sub(counted) + unspent)))
             }
             Err(e) if e.is_conditional_check_failed_exception() => {
                 if let Ok(mut blocked) = self.blocked.lock() {
@@ -215,6 +248,68 @@ impl RateLimiter {
             }
             Err(e) => Err(StoreError::from_sdk(e, "rate limit")),
         }
+    }
+
+    /// Spends one token of this container's lease for the window, if it holds one; returns the
+    /// remaining count the caller is told.
+    fn spend_leased(&self, memo_key: &str, window_start: i64, limit: u32) -> Option<u32> {
+        let mut leases = self.leases.lock().ok()?;
+        let lease = leases.get_mut(memo_key).filter(|lease| lease.window_start == window_start && lease.unspent > 0)?;
+        lease.unspent -= 1;
+        Some(limit.saturating_sub(lease.counted) + lease.unspent)
+    }
+
+    /// One token for a caller new to this container (or this window), more while it keeps coming.
+    fn claim_size(&self, memo_key: &str, window_start: i64, limit: u32) -> u32 {
+        let leases = self.leases.lock().ok();
+        let next = leases
+            .as_ref()
+            .and_then(|leases| leases.get(memo_key))
+            .filter(|lease| lease.window_start == window_start)
+            .map_or(1, |lease| lease.next_claim);
+        next.clamp(1, Self::max_lease(limit))
+    }
+
+    fn store_lease(&self, memo_key: String, lease: Lease) {
+        if let Ok(mut leases) = self.leases.lock() {
+            // Leases of past windows are worthless: drop them so the map stays as small as the traffic.
+            leases.retain(|_, kept| kept.window_start >= lease.window_start);
+            let merged = match leases.get(&memo_key) {
+                // Concurrent claims in one container: keep every token claimed.
+                Some(held) if held.window_start == lease.window_start => {
+                    Lease { unspent: held.unspent + lease.unspent, counted: held.counted.max(lease.counted), ..lease }
+                }
+                _ => lease,
+            };
+            leases.insert(memo_key, merged);
+        }
+    }
+
+    /// Adds `tokens` to the window's count if they all fit under the limit; returns the new count.
+    async fn claim(&self, window: &Window<'_>, tokens: u32) -> Result<(u32, u32), UpdateItemError> {
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::rate_window_key(window.group.as_str(), window.subject, window.start)))
+            .update_expression("ADD #hits :tokens SET #expires_at = :expires")
+            .condition_expression("attribute_not_exists(#hits) OR #hits <= :room")
+            .expression_attribute_names("#hits", "hits")
+            .expression_attribute_names("#expires_at", "expires_at")
+            .expression_attribute_values(":tokens", AttributeValue::N(tokens.to_string()))
+            .expression_attribute_values(":room", AttributeValue::N((window.limit - tokens).to_string()))
+            // Kept a minute past the window so a late request still finds its count.
+            .expression_attribute_values(":expires", AttributeValue::N((window.end + 60).to_string()))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| e.into_service_error())?;
+        let counted = output
+            .attributes
+            .and_then(|attributes| attributes.get("hits").and_then(|v| v.as_n().ok()).cloned())
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(window.limit);
+        Ok((counted, tokens))
     }
 
     fn is_blocked(&self, memo_key: &str, now_seconds: i64) -> bool {

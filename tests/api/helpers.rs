@@ -540,6 +540,23 @@ impl TestApp {
         self.calls.load(Ordering::SeqCst)
     }
 
+    /// The rate limiter's count for `group#subject`, summed over its windows.
+    pub async fn rate_window_hits(&self, group_and_subject: &str) -> u32 {
+        let windows = self
+            .dynamo
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(
+                ":pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("RATE#{group_and_subject}")),
+            )
+            .send()
+            .await
+            .expect("query rate windows");
+        windows.items().iter().filter_map(|window| window.get("hits")?.as_n().ok()?.parse::<u32>().ok()).sum()
+    }
+
     /// Records whose sort key starts with `prefix` (e.g. "ORDER", "LINE#", "ITEM").
     pub async fn count_sort_keys(&self, prefix: &str) -> usize {
         let scan = self

@@ -1,8 +1,10 @@
 //! Rate limiting, CORS and the headers every response carries.
 
+use std::sync::Arc;
+
 use serde_json::json;
-use shared::domain::Role;
-use shared::ratelimit::{Audience, RateRules, RouteGroup, Rule};
+use shared::domain::{Role, Timestamp};
+use shared::ratelimit::{Audience, RateLimiter, RateRules, RouteGroup, Rule};
 use tokio::task::JoinSet;
 
 use crate::helpers::{Call, spawn_app, spawn_app_with_limits};
@@ -80,4 +82,69 @@ async fn every_response_carries_security_and_cors_headers() {
     assert_eq!(error.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(error.header("cache-control"), Some("no-store"));
     assert_eq!(error.header("access-control-allow-origin"), None, "origins outside the allowlist get no CORS headers");
+}
+
+/// A fixed instant well inside an hour-long window, so no test straddles a window boundary.
+fn mid_window() -> Timestamp {
+    Timestamp::from_millis(1_800_000_000_000 + 1_800_000)
+}
+
+fn limiter(app: &crate::helpers::TestApp, limit: u32) -> RateLimiter {
+    let rules = limited(Audience::Role(Role::User), RouteGroup::Read, limit);
+    RateLimiter::new(app.dynamo.clone(), &app.table, rules, false)
+}
+
+async fn admitted(limiter: &RateLimiter, requests: usize) -> usize {
+    let mut allowed = 0;
+    for _ in 0..requests {
+        let outcome = limiter.check("busy", Audience::Role(Role::User), RouteGroup::Read, mid_window()).await;
+        allowed += usize::from(outcome.expect("limiter answers").expect("a rule applies").allowed);
+    }
+    allowed
+}
+
+#[tokio::test]
+async fn a_busy_caller_costs_one_dynamodb_call_per_lease_not_per_request() {
+    let app = spawn_app().await;
+    let limiter = limiter(&app, 1000);
+    assert_eq!(RateLimiter::max_lease(1000), 20);
+
+    let before = app.dynamo_calls();
+    assert_eq!(admitted(&limiter, 100).await, 100);
+
+    // Leases of 1, 2, 4, 8, 16, then 20 at a time: 9 claims for 100 requests.
+    assert_eq!(app.dynamo_calls() - before, 9);
+    let counted = app.rate_window_hits("read#busy").await;
+    assert!((100..=120).contains(&counted), "the window counts what was claimed: {counted}");
+}
+
+#[tokio::test]
+async fn one_container_gets_its_whole_budget_exactly() {
+    let app = spawn_app().await;
+    let limiter = limiter(&app, 200);
+
+    assert_eq!(admitted(&limiter, 250).await, 200, "leases fall back to single tokens near the limit");
+    assert_eq!(app.rate_window_hits("read#busy").await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn containers_sharing_a_window_never_admit_more_than_the_limit() {
+    let app = spawn_app().await;
+    let containers: Vec<_> = (0..3).map(|_| Arc::new(limiter(&app, 200))).collect();
+
+    let mut callers = JoinSet::new();
+    for container in &containers {
+        let container = container.clone();
+        callers.spawn(async move { admitted(&container, 120).await });
+    }
+    let mut allowed = 0;
+    while let Some(count) = callers.join_next().await {
+        allowed += count.expect("caller task");
+    }
+
+    // Each container can strand at most its last lease minus one (max lease 4 for a limit of 200).
+    assert!(allowed <= 200, "never over the limit: {allowed}");
+    assert!(allowed >= 200 - 3 * 3, "unspent leases cost little: {allowed}");
+    let counted = app.rate_window_hits("read#busy").await;
+    assert!(counted as usize >= allowed && counted <= 200, "the count covers every admission: {counted}");
 }
