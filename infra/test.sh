@@ -19,7 +19,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # The optional Bedrock embedder is compiled and linted too, so it cannot rot.
 cargo clippy -p shared --features bedrock --locked -- -D warnings
 echo "==> cargo test"
-cargo test --workspace --locked 2>&1 | tee target/test-output.log
+# Debug builds of the AWS SDK poll through deep, large stack frames: the tests pass down to ~1.6 MB
+# of the default 2 MB per test thread; give them room rather than a margin that a toolchain bump eats.
+RUST_MIN_STACK="${RUST_MIN_STACK:-8388608}" cargo test --workspace --locked 2>&1 | tee target/test-output.log
 echo "==> conformance: schemathesis against the locally served API"
 EXAMPLES="${EXAMPLES:-20}" bash infra/conformance.sh
 # One closing line for the whole run: the sum over every test binary.

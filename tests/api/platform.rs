@@ -57,6 +57,22 @@ async fn a_caller_over_the_limit_is_answered_without_another_dynamodb_call() {
 }
 
 #[tokio::test]
+async fn a_read_over_the_limit_is_refused_and_once_known_never_starts() {
+    let app = spawn_app_with_limits(limited(Audience::Role(Role::User), RouteGroup::Read, 1)).await;
+    assert_eq!(app.send(Call::list()).await.status, 200);
+
+    // The count (refused by DynamoDB) and the read overlap; the read's result is dropped.
+    let refused = app.send(Call::list()).await;
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.error_code(), "rate_limited");
+
+    let before = app.dynamo_calls();
+    let known = app.send(Call::list()).await;
+    assert_eq!(known.status, 429);
+    assert_eq!(app.dynamo_calls(), before, "neither a count nor the list's Query was sent");
+}
+
+#[tokio::test]
 async fn unauthenticated_callers_are_limited_per_client_ip() {
     let app = spawn_app_with_limits(limited(Audience::Anonymous, RouteGroup::Read, 3)).await;
 

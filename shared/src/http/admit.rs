@@ -2,6 +2,11 @@
 //! request against the caller's rate limit (per client IP when unauthenticated), check the
 //! permission the route needs.
 
+use std::future::Future;
+
+use futures_util::FutureExt;
+use futures_util::future::join;
+
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
@@ -26,20 +31,62 @@ impl App {
         group: RouteGroup,
     ) -> Result<Principal, ApiError> {
         let authenticated = self.auth.authenticate(request).await;
-        // Failed logins count too, per IP: that is what slows down token guessing.
-        let (subject, audience) = match &authenticated {
-            Ok(principal) => (principal.user_id.as_str().to_owned(), Audience::Role(principal.role)),
-            Err(_) => (format!("ip:{}", client_ip(request)), Audience::Anonymous),
+        self.count(rate_subject(request, &authenticated), group).await?;
+        let principal = authenticated?;
+        permit(&principal, permission)?;
+        Ok(principal)
+    }
+
+    /// For routes that only read: admits the caller like [`App::admit_in`], but runs `read` while
+    /// the limiter counts the request. Reads change nothing, so when the count needs a DynamoDB
+    /// claim the two round trips overlap instead of queueing, and a refused read is dropped (429).
+    /// When the limiter can answer without I/O (a lease in hand, a caller already over its limit)
+    /// that answer comes first, and a refused read never starts.
+    pub async fn admit_read<T, F, Fut>(&self, request: &Request, group: RouteGroup, read: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(Principal) -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        let authenticated = self.auth.authenticate(request).await;
+        let principal = match authenticated {
+            Ok(principal) if permit(&principal, Permission::Read).is_ok() => principal,
+            // Refused either way: count first, as every route does, then say why.
+            refused => {
+                self.count(rate_subject(request, &refused), group).await?;
+                let principal = refused?;
+                permit(&principal, Permission::Read)?;
+                principal
+            }
         };
+        let mut count =
+            Box::pin(self.count((principal.user_id.as_str().to_owned(), Audience::Role(principal.role)), group));
+        if let Some(counted) = (&mut count).now_or_never() {
+            counted?;
+            return read(principal).await;
+        }
+        let (counted, result) = join(count, Box::pin(read(principal))).await;
+        counted?;
+        result
+    }
+
+    /// Counts the request against the caller's limit in `group`: 429 when over it.
+    async fn count(&self, (subject, audience): (String, Audience), group: RouteGroup) -> Result<(), ApiError> {
         if let Some(outcome) = self.limiter.check(&subject, audience, group, self.now()).await? {
             scope::record_rate(outcome);
             if !outcome.allowed {
                 return Err(ApiError::TooManyRequests { retry_after: outcome.reset_seconds.max(1) });
             }
         }
-        let principal = authenticated?;
-        permit(&principal, permission)?;
-        Ok(principal)
+        Ok(())
+    }
+}
+
+/// Who a request is counted against: the principal, or (failed logins count too, which is what
+/// slows down token guessing) the client IP.
+fn rate_subject(request: &Request, authenticated: &Result<Principal, ApiError>) -> (String, Audience) {
+    match authenticated {
+        Ok(principal) => (principal.user_id.as_str().to_owned(), Audience::Role(principal.role)),
+        Err(_) => (format!("ip:{}", client_ip(request)), Audience::Anonymous),
     }
 }
 

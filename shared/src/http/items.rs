@@ -11,28 +11,31 @@ use serde::Serialize;
 
 use crate::domain::{ItemChanges, ItemPatch, ItemView, OwnerId, Permission, Profile};
 use crate::error::ApiError;
+use crate::ratelimit::RouteGroup;
 
 /// `GET /api/items` (`include=owner` embeds owner profiles with one `BatchGetItem` per page)
 pub async fn list(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let caller = app.admit(req, Permission::Read).await?;
-    let query = request::list_query(req, &app.cursors)?;
-    let page = app.items.list(&caller, query.clone()).await?;
-    let next_cursor = page.next.map(|position| app.cursors.encode(&query, position));
-    let info = PageInfo { limit: query.limit.get(), next_cursor };
-    if !query.include_owner {
-        return Reply::page(page.items, info);
-    }
-    let owners: Vec<OwnerId> = page.items.iter().filter_map(|item| item.owner_id.clone()).collect();
-    let profiles = app.profiles.by_id(&owners).await?;
-    let items: Vec<ItemWithOwner> = page
-        .items
-        .into_iter()
-        .map(|item| {
-            let owner = item.owner_id.as_ref().and_then(|id| profiles.get(id).cloned());
-            ItemWithOwner { item, owner }
-        })
-        .collect();
-    Reply::page(items, info)
+    app.admit_read(req, RouteGroup::Read, |caller| async move {
+        let query = request::list_query(req, &app.cursors)?;
+        let page = app.items.list(&caller, query.clone()).await?;
+        let next_cursor = page.next.map(|position| app.cursors.encode(&query, position));
+        let info = PageInfo { limit: query.limit.get(), next_cursor };
+        if !query.include_owner {
+            return Reply::page(page.items, info);
+        }
+        let owners: Vec<OwnerId> = page.items.iter().filter_map(|item| item.owner_id.clone()).collect();
+        let profiles = app.profiles.by_id(&owners).await?;
+        let items: Vec<ItemWithOwner> = page
+            .items
+            .into_iter()
+            .map(|item| {
+                let owner = item.owner_id.as_ref().and_then(|id| profiles.get(id).cloned());
+                ItemWithOwner { item, owner }
+            })
+            .collect();
+        Reply::page(items, info)
+    })
+    .await
 }
 
 #[derive(Serialize)]
@@ -44,14 +47,16 @@ struct ItemWithOwner {
 
 /// `GET /api/items/{id}`
 pub async fn get(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let caller = app.admit(req, Permission::Read).await?;
-    let id = request::item_id(req)?;
-    let fields = request::item_fields(req)?;
-    let (item, version) = app.items.get(&caller, id, fields).await?;
-    if request::if_none_match(req, version) {
-        return Ok(Reply::not_modified().header(ETAG, version.etag()));
-    }
-    Ok(Reply::ok(item)?.header(ETAG, version.etag()))
+    app.admit_read(req, RouteGroup::Read, |caller| async move {
+        let id = request::item_id(req)?;
+        let fields = request::item_fields(req)?;
+        let (item, version) = app.items.get(&caller, id, fields).await?;
+        if request::if_none_match(req, version) {
+            return Ok(Reply::not_modified().header(ETAG, version.etag()));
+        }
+        Ok(Reply::ok(item)?.header(ETAG, version.etag()))
+    })
+    .await
 }
 
 /// `POST /api/items` (honours `Idempotency-Key`)

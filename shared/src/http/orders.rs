@@ -8,6 +8,7 @@ use super::response::{PageInfo, Reply};
 use crate::app::App;
 use crate::domain::{OrderRequest, Permission};
 use crate::error::ApiError;
+use crate::ratelimit::RouteGroup;
 
 /// `POST /api/orders` (honours `Idempotency-Key`)
 pub async fn create(app: &App, req: &Request) -> Result<Reply, ApiError> {
@@ -26,19 +27,23 @@ pub async fn create(app: &App, req: &Request) -> Result<Reply, ApiError> {
 
 /// `GET /api/orders/{id}`: the owner's or, for staff, anyone's; lines carry item summaries.
 pub async fn get(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let caller = app.admit(req, Permission::Read).await?;
-    let id = request::order_id(req)?;
-    request::no_query(req)?;
-    Reply::ok(app.orders.get(&caller, id).await?)
+    app.admit_read(req, RouteGroup::Read, |caller| async move {
+        let id = request::order_id(req)?;
+        request::no_query(req)?;
+        Reply::ok(app.orders.get(&caller, id).await?)
+    })
+    .await
 }
 
 /// `GET /api/orders`: the caller's orders, newest first.
 pub async fn list(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let caller = app.admit(req, Permission::Read).await?;
-    let (limit, after) = request::order_page(req, &app.cursors)?;
-    let page = app.orders.list(&caller, limit.get(), after).await?;
-    let next_cursor = page.next.map(|position| app.cursors.encode_order(position.id));
-    Reply::page(page.items, PageInfo { limit: limit.get(), next_cursor })
+    app.admit_read(req, RouteGroup::Read, |caller| async move {
+        let (limit, after) = request::order_page(req, &app.cursors)?;
+        let page = app.orders.list(&caller, limit.get(), after).await?;
+        let next_cursor = page.next.map(|position| app.cursors.encode_order(position.id));
+        Reply::page(page.items, PageInfo { limit: limit.get(), next_cursor })
+    })
+    .await
 }
 
 /// `POST /api/orders/{id}/cancel`: returns the stock once; a second cancel is a 409.

@@ -15,9 +15,11 @@ const REINDEX_BATCH: usize = 1000;
 
 /// `GET /api/items/search?q=...&limit=...&status=...`: best match first, each with its `score`.
 pub async fn search(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let caller = app.admit_in(req, Permission::Read, RouteGroup::Search).await?;
-    let query = request::search_query(req)?;
-    Reply::ok(app.search.search(&caller, &query).await?)
+    app.admit_read(req, RouteGroup::Search, |caller| async move {
+        let query = request::search_query(req)?;
+        Reply::ok(app.search.search(&caller, &query).await?)
+    })
+    .await
 }
 
 #[derive(Serialize)]
