@@ -75,7 +75,7 @@ fn main() {
 
 async fn cold_load() {
     use shared::repository::DynamoVectorRepository;
-    let aws = aws_config::load_from_env().await;
+    let aws = shared::aws::from_env(shared::aws::TrustedRoots::System).expect("AWS_* variables (moto's)");
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     let table = format!("bench-vectors-{}", ItemId::new(Timestamp::now()));
     dynamo

@@ -93,7 +93,7 @@ impl App {
     /// honoured, which is how local runs reach the moto server).
     pub async fn from_env() -> Result<Self, Error> {
         let config = Config::from_env()?;
-        let aws = crate::aws::load(crate::aws::TrustedRoots::from_env()?).await;
+        let aws = crate::aws::from_env(crate::aws::TrustedRoots::from_env()?)?;
         let embedder = embedder_for(&config, &aws)?;
         Ok(Self::new(&config, dynamo_client(&aws), sqs_client(&aws), embedder))
     }
@@ -104,7 +104,7 @@ impl App {
 }
 
 /// `EMBEDDER=hashing` (default) or `bedrock` (needs the `bedrock` cargo feature).
-fn embedder_for(config: &Config, aws: &aws_config::SdkConfig) -> Result<TextEmbedder, Error> {
+fn embedder_for(config: &Config, aws: &aws_types::SdkConfig) -> Result<TextEmbedder, Error> {
     match &config.embedder {
         EmbedderChoice::Hashing => Ok(TextEmbedder::Hashing(HashingEmbedder)),
         #[cfg(feature = "bedrock")]
@@ -139,16 +139,16 @@ where
 /// attempts, backoff starting at 25 ms and capped at 400 ms instead of the SDK's 1 s / 20 s, which
 /// suit batch jobs, not an API request; each attempt bounded to 1.5 s and the whole operation to
 /// 4 s, inside the functions' 10 s timeout. After the last attempt, throttling becomes a 503.
-pub fn dynamo_client(aws: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+pub fn dynamo_client(aws: &aws_types::SdkConfig) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::config::Builder::from(aws)
         .retry_config(
-            aws_config::retry::RetryConfig::standard()
+            aws_sdk_dynamodb::config::retry::RetryConfig::standard()
                 .with_max_attempts(3)
                 .with_initial_backoff(Duration::from_millis(25))
                 .with_max_backoff(Duration::from_millis(400)),
         )
         .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
+            aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
                 .connect_timeout(Duration::from_millis(500))
                 .operation_attempt_timeout(Duration::from_millis(1500))
                 .operation_timeout(Duration::from_secs(4))
@@ -160,11 +160,11 @@ pub fn dynamo_client(aws: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
 
 /// SQS sends are retried by `IndexQueue` with its own backoff, so the SDK makes one attempt each,
 /// bounded in time: a dead queue endpoint must not hold an item write for long.
-pub fn sqs_client(aws: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
+pub fn sqs_client(aws: &aws_types::SdkConfig) -> aws_sdk_sqs::Client {
     let config = aws_sdk_sqs::config::Builder::from(aws)
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(1))
         .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
+            aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
                 .connect_timeout(Duration::from_millis(500))
                 .operation_timeout(Duration::from_secs(2))
                 .build(),

@@ -1,20 +1,21 @@
 //! The AWS settings every client shares, loaded once per container without the work a Lambda
 //! never needs.
 //!
-//! Two defaults of `aws_config::load_from_env` cost most of a cold start (measured with callgrind:
-//! ~85 % of init's instructions): the default credential chain builds an STS client for web
-//! identity, and the first HTTPS client parses the system's whole root certificate bundle (144
-//! PEM certificates here). On Lambda the credentials are always in the environment, and AWS
-//! endpoints chain to the five Amazon Trust Services roots, so:
-//! - keys in the environment are used directly (otherwise the default chain, e.g. a profile);
+//! `aws_config::load_from_env` is built for every environment an SDK may run in; a Lambda function
+//! is one, and it paid for the others. Measured with callgrind, ~85 % of a function's init went to
+//! building an STS client for the web-identity credential provider and parsing the system's whole
+//! root certificate bundle (144 PEM certificates here); and aws-config with its STS client was
+//! ~0.4 MB of every binary. Lambda hands a function everything in its environment, so:
+//! - region, keys and endpoint are read from the variables Lambda sets (`AWS_REGION`,
+//!   `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) and `AWS_ENDPOINT_URL`;
+//!   profiles, SSO and instance metadata are not consulted;
 //! - TLS trusts the Amazon Trust Services roots compiled into the binary when the endpoints are
 //!   AWS's own. With `AWS_ENDPOINT_URL` set (a local or proxied endpoint) it trusts the system
 //!   bundle instead. `AWS_TLS_ROOTS=amazon|system` overrides either choice.
 
-use aws_config::environment::EnvironmentVariableCredentialsProvider;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider, SharedHttpClient};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_types::SdkConfig;
 
 /// Amazon Root CA 1-4 and Starfield Services Root G2, as published by Amazon Trust Services.
 pub const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("../certs/amazon-trust-services-roots.pem");
@@ -41,13 +42,28 @@ impl TrustedRoots {
     }
 }
 
-/// The shared AWS settings: region and endpoint from the environment, as `load_from_env` would.
-pub async fn load(roots: TrustedRoots) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client(roots));
-    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() && std::env::var_os("AWS_SECRET_ACCESS_KEY").is_some() {
-        loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
+/// The shared AWS settings, from the environment (see the module docs).
+pub fn from_env(roots: TrustedRoots) -> Result<SdkConfig, String> {
+    settings(roots, |name| std::env::var(name).ok())
+}
+
+fn settings(roots: TrustedRoots, lookup: impl Fn(&str) -> Option<String>) -> Result<SdkConfig, String> {
+    let var = |name: &str| lookup(name).filter(|value| !value.is_empty());
+    let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).ok_or("AWS_REGION is not set")?;
+    let missing = |name| format!("{name} is not set (Lambda sets it; locally, export it)");
+    let key = var("AWS_ACCESS_KEY_ID").ok_or_else(|| missing("AWS_ACCESS_KEY_ID"))?;
+    let secret = var("AWS_SECRET_ACCESS_KEY").ok_or_else(|| missing("AWS_SECRET_ACCESS_KEY"))?;
+    let credentials = Credentials::new(key, secret, var("AWS_SESSION_TOKEN"), None, "environment");
+    let settings = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .http_client(https_client(roots));
+    Ok(match var("AWS_ENDPOINT_URL") {
+        Some(endpoint) => settings.endpoint_url(endpoint),
+        None => settings,
     }
-    loader.load().await
+    .build())
 }
 
 /// The SDK's own rustls + aws-lc client, trusting `roots`.
@@ -67,9 +83,58 @@ pub fn https_client(roots: TrustedRoots) -> SharedHttpClient {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
+    use aws_sdk_dynamodb::config::ProvideCredentials;
     use rustls_pki_types::pem::PemObject;
 
     use super::*;
+
+    fn settings_from(pairs: &[(&str, &str)]) -> Result<SdkConfig, String> {
+        let env: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        settings(TrustedRoots::Amazon, |name| env.get(name).cloned())
+    }
+
+    #[tokio::test]
+    async fn reads_what_lambda_sets() {
+        let settings = settings_from(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "AKID"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "token"),
+        ])
+        .expect("complete environment");
+
+        assert_eq!(settings.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert_eq!(settings.endpoint_url(), None, "AWS's own endpoints");
+        let credentials =
+            settings.credentials_provider().expect("provider").provide_credentials().await.expect("credentials");
+        assert_eq!(credentials.access_key_id(), "AKID");
+        assert_eq!(credentials.session_token(), Some("token"));
+    }
+
+    #[test]
+    fn falls_back_to_the_default_region_and_honours_an_endpoint() {
+        let settings = settings_from(&[
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ])
+        .expect("complete environment");
+
+        assert_eq!(settings.region().map(|r| r.as_ref()), Some("us-east-1"));
+        assert_eq!(settings.endpoint_url(), Some("http://127.0.0.1:5000"));
+    }
+
+    #[test]
+    fn says_which_variable_is_missing() {
+        let error = settings_from(&[("AWS_REGION", "us-east-1"), ("AWS_SECRET_ACCESS_KEY", "s")]).unwrap_err();
+        assert!(error.contains("AWS_ACCESS_KEY_ID"), "{error}");
+        let error = settings_from(&[("AWS_ACCESS_KEY_ID", "k"), ("AWS_SECRET_ACCESS_KEY", "s")]).unwrap_err();
+        assert!(error.contains("AWS_REGION"), "{error}");
+    }
 
     #[test]
     fn the_compiled_in_roots_are_the_five_amazon_trust_services_certificates() {
