@@ -162,10 +162,13 @@ pub struct RateLimiter {
 #[derive(Debug, Clone, Copy)]
 struct Lease {
     window_start: i64,
+    /// Epoch seconds; rules may have different window lengths, so expiry is per lease.
+    window_end: i64,
     unspent: u32,
     /// The window's count right after this container's last claim (its own unspent tokens included).
     counted: u32,
-    /// How many tokens the next claim asks for: doubles while the caller keeps coming back.
+    /// How many tokens the next claim asks for: doubles while the caller keeps coming back and
+    /// the window has room for it; one near the limit.
     next_claim: u32,
 }
 
@@ -230,9 +233,12 @@ impl RateLimiter {
         match claimed {
             Ok((counted, granted)) => {
                 let unspent = granted - 1;
-                // Grow the lease only while whole leases fit; near the limit, stay at one token.
-                let next_claim = if granted < wanted { 1 } else { granted.saturating_mul(2) };
-                self.store_lease(memo_key, Lease { window_start, unspent, counted, next_claim });
+                // Grow the lease only while the window has room for the next one; near the limit,
+                // stay at one token, so a claim is never refused for its size and then retried.
+                let next = granted.saturating_mul(2).min(Self::max_lease(rule.limit));
+                let next_claim = if rule.limit.saturating_sub(counted) >= next { next } else { 1 };
+                let lease = Lease { window_start, window_end, unspent, counted, next_claim };
+                self.store_lease(memo_key, lease, now_seconds);
                 Ok(Some(allowed(rule.limit.saturating_sub(counted) + unspent)))
             }
             Err(e) if e.is_conditional_check_failed_exception() => {
@@ -270,15 +276,17 @@ impl RateLimiter {
         next.clamp(1, Self::max_lease(limit))
     }
 
-    fn store_lease(&self, memo_key: String, lease: Lease) {
+    fn store_lease(&self, memo_key: String, lease: Lease, now_seconds: i64) {
         if let Ok(mut leases) = self.leases.lock() {
-            // Leases of past windows are worthless: drop them so the map stays as small as the traffic.
-            leases.retain(|_, kept| kept.window_start >= lease.window_start);
+            // Leases of ended windows are worthless: drop them so the map stays as small as the traffic.
+            leases.retain(|_, kept| kept.window_end > now_seconds);
             let merged = match leases.get(&memo_key) {
                 // Concurrent claims in one container: keep every token claimed.
                 Some(held) if held.window_start == lease.window_start => {
                     Lease { unspent: held.unspent + lease.unspent, counted: held.counted.max(lease.counted), ..lease }
                 }
+                // A claim that finished late for an earlier window never replaces a newer lease.
+                Some(held) if held.window_start > lease.window_start => return,
                 _ => lease,
             };
             leases.insert(memo_key, merged);

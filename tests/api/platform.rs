@@ -139,7 +139,11 @@ async fn one_container_gets_its_whole_budget_exactly() {
     let app = spawn_app().await;
     let limiter = limiter(&app, 200);
 
+    let before = app.dynamo_calls();
     assert_eq!(admitted(&limiter, 250).await, 200, "leases fall back to single tokens near the limit");
+    // Leases of 1, 2, 4, then 48 of 4 up to 199, then 1; one refused claim; the other 49 from the memo:
+    // near the limit no claim is refused for its size and retried.
+    assert_eq!(app.dynamo_calls() - before, 53);
     assert_eq!(app.rate_window_hits("read#busy").await, 200);
 }
 

@@ -5,7 +5,7 @@
 use std::future::Future;
 
 use futures_util::FutureExt;
-use futures_util::future::join;
+use futures_util::future::{Either, select};
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
@@ -39,7 +39,8 @@ impl App {
 
     /// For routes that only read: admits the caller like [`App::admit_in`], but runs `read` while
     /// the limiter counts the request. Reads change nothing, so when the count needs a DynamoDB
-    /// claim the two round trips overlap instead of queueing, and a refused read is dropped (429).
+    /// claim the two round trips overlap instead of queueing, and a refused read is dropped (429)
+    /// as soon as the count says so.
     /// When the limiter can answer without I/O (a lease in hand, a caller already over its limit)
     /// that answer comes first, and a refused read never starts.
     pub async fn admit_read<T, F, Fut>(&self, request: &Request, group: RouteGroup, read: F) -> Result<T, ApiError>
@@ -64,9 +65,17 @@ impl App {
             counted?;
             return read(principal).await;
         }
-        let (counted, result) = join(count, Box::pin(read(principal))).await;
-        counted?;
-        result
+        // Whichever finishes first: a refusal drops the read at once; a finished read waits for its count.
+        match select(count, Box::pin(read(principal))).await {
+            Either::Left((counted, read)) => {
+                counted?;
+                read.await
+            }
+            Either::Right((result, count)) => {
+                count.await?;
+                result
+            }
+        }
     }
 
     /// Counts the request against the caller's limit in `group`: 429 when over it.
