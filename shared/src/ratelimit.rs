@@ -293,7 +293,8 @@ impl RateLimiter {
         }
     }
 
-    /// Adds `tokens` to the window's count if they all fit under the limit; returns the new count.
+    /// Adds `tokens` to the window's count if they all fit under the limit; returns the new count
+    /// and the tokens granted (all of them).
     async fn claim(&self, window: &Window<'_>, tokens: u32) -> Result<(u32, u32), UpdateItemError> {
         let output = self
             .client
