@@ -9,7 +9,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::{Body, Error, Request, Response, service_fn};
 use lambda_runtime::LambdaEvent;
 
-use crate::cache::{AnyCache, CachedItemRepository, MemoryCache, RedisCache};
+use crate::cache::{CachedItemRepository, ItemCache, RedisCache};
 use crate::config::{Config, EmbedderChoice};
 use crate::domain::Timestamp;
 use crate::http::auth::Authenticator;
@@ -22,8 +22,9 @@ use crate::repository::{DynamoItemRepository, DynamoOrderRepository, DynamoProfi
 use crate::search::{HashingEmbedder, TextEmbedder};
 use crate::service::{IndexNotifier, Indexer, ItemService, OrderService, ProfileService, SearchService};
 
-/// Item reads in the API go through the cache; the worker, search and orders read DynamoDB directly.
-pub type CachedItems = CachedItemRepository<DynamoItemRepository, Arc<AnyCache>>;
+/// Item reads and writes in the API go through the cache (off by default); the worker, search and
+/// orders read DynamoDB directly.
+pub type CachedItems = CachedItemRepository<DynamoItemRepository, Arc<ItemCache>>;
 
 pub struct App {
     pub items: ItemService<CachedItems>,
@@ -49,13 +50,13 @@ impl App {
     ) -> Self {
         let cache = match &config.cache.redis_url {
             Some(url) => match RedisCache::new(url) {
-                Ok(redis) => AnyCache::Redis(redis),
+                Ok(redis) => ItemCache::Redis(redis),
                 Err(reason) => {
-                    tracing::error!(%reason, "invalid CACHE_URL; using the in-container cache");
-                    AnyCache::Memory(MemoryCache::new(config.cache.capacity))
+                    tracing::error!(%reason, "invalid CACHE_URL; items are not cached");
+                    ItemCache::Off
                 }
             },
-            None => AnyCache::Memory(MemoryCache::new(config.cache.capacity)),
+            None => ItemCache::Off,
         };
         let cache = Arc::new(cache);
         let items = || DynamoItemRepository::new(dynamo.clone(), &config.table_name);

@@ -33,17 +33,17 @@ pub struct Config {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CacheConfig {
-    /// `CACHE_URL` (`redis://host:6379`): shared Redis; unset, an in-container LRU.
+    /// `CACHE_URL` (`redis://host:6379`): a Redis shared by every container; unset, no cache.
     pub redis_url: Option<String>,
+    /// How long a cached item lives. Writes fence their entries, so this bounds memory, not
+    /// staleness (unless Redis loses acknowledged writes: see README, Caching).
     pub ttl: Duration,
-    /// Entries of the in-container LRU.
-    pub capacity: usize,
 }
 
 impl CacheConfig {
-    /// The in-container cache with a short TTL: the bound on how stale another container's copy can be.
-    pub fn in_container() -> Self {
-        Self { redis_url: None, ttl: Duration::from_secs(5), capacity: 10_000 }
+    /// No cache: every read is a strongly consistent DynamoDB read. The default.
+    pub fn off() -> Self {
+        Self { redis_url: None, ttl: Duration::from_secs(60) }
     }
 }
 
@@ -207,13 +207,9 @@ impl Config {
         let cors_allowed_origins = optional("CORS_ALLOWED_ORIGINS")
             .map(|raw| raw.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
             .unwrap_or_default();
-        let redis_url = optional("CACHE_URL");
-        // Redis is invalidated by every write, everywhere: it can hold items longer.
-        let default_ttl = if redis_url.is_some() { 60 } else { 5 };
         let cache = CacheConfig {
-            redis_url,
-            ttl: Duration::from_secs(seconds("CACHE_TTL_SECONDS", default_ttl)?),
-            capacity: usize::try_from(seconds("CACHE_CAPACITY", 10_000)?).unwrap_or(10_000),
+            redis_url: optional("CACHE_URL"),
+            ttl: Duration::from_secs(seconds("CACHE_TTL_SECONDS", 60)?),
         };
         Ok(Self {
             table_name,

@@ -5,11 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::json;
-use shared::App;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::helpers::{Call, TestApp, id_of, spawn_app};
+use crate::helpers::{Call, id_of, spawn_app};
 
 /// A "DynamoDB" that answers every request with a throttling error, counting requests.
 async fn throttling_endpoint() -> (String, Arc<AtomicUsize>) {
@@ -33,25 +32,11 @@ async fn throttling_endpoint() -> (String, Arc<AtomicUsize>) {
     (url, hits)
 }
 
-/// The test app's configuration, with its DynamoDB client (built as production builds it) aimed at `endpoint`.
-fn app_against(test: &TestApp, endpoint: &str) -> App {
-    let aws = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-            aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"),
-        ))
-        .sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep().expect("tokio sleep"))
-        .build();
-    test.app_with_dynamo(shared::app::dynamo_client(&aws))
-}
-
 #[tokio::test]
 async fn throttling_is_retried_a_bounded_number_of_times_then_503() {
     let test = spawn_app().await;
     let (endpoint, hits) = throttling_endpoint().await;
-    let app = app_against(&test, &endpoint);
+    let app = test.container_via(&endpoint);
 
     let response = get_item::handle(Call::get("01JDQ3G9X2V0Y8M6K4T5R7N3PA").request(), &app).await;
 
@@ -64,7 +49,7 @@ async fn throttling_is_retried_a_bounded_number_of_times_then_503() {
 async fn a_refused_connection_is_a_503_and_no_partial_write() {
     let test = spawn_app().await;
     let item = test.create_as("alice", json!({"name": "Lamp", "price": 1})).await;
-    let app = app_against(&test, "http://127.0.0.1:1");
+    let app = test.container_via("http://127.0.0.1:1");
 
     let response = update_item::handle(Call::update(&id_of(&item), json!({"price": 2})).request(), &app).await;
 

@@ -42,6 +42,7 @@ pub struct TestApp {
     /// This test's own index queue.
     pub queue_url: String,
     config: Config,
+    aws: aws_config::SdkConfig,
     calls: Arc<AtomicUsize>,
 }
 
@@ -72,12 +73,12 @@ pub async fn spawn_app() -> Arc<TestApp> {
 
 /// Like [`spawn_app`], with another way of authenticating callers.
 pub async fn spawn_app_with(auth: AuthConfig) -> Arc<TestApp> {
-    spawn_configured(auth, RateRules::off(), CacheConfig::in_container()).await
+    spawn_configured(auth, RateRules::off(), CacheConfig::off()).await
 }
 
 /// Like [`spawn_app`], with rate limits.
 pub async fn spawn_app_with_limits(rules: RateRules) -> Arc<TestApp> {
-    spawn_configured(dev_auth(), rules, CacheConfig::in_container()).await
+    spawn_configured(dev_auth(), rules, CacheConfig::off()).await
 }
 
 /// Like [`spawn_app`], with another cache configuration.
@@ -132,7 +133,7 @@ async fn spawn_configured(auth: AuthConfig, rate_limits: RateRules, cache: Cache
         cache,
     };
     let app = App::new(&config, dynamo.clone(), shared::app::sqs_client(&aws), hashing());
-    Arc::new(TestApp { app, dynamo, sqs, table, queue_url, config, calls })
+    Arc::new(TestApp { app, dynamo, sqs, table, queue_url, config, calls, aws })
 }
 
 #[derive(Deserialize)]
@@ -423,30 +424,7 @@ impl Reply {
 impl TestApp {
     /// Routes the request to the function API Gateway would invoke for it.
     pub async fn send(&self, call: Call) -> Reply {
-        let request = call.request();
-        let route = call.event["routeKey"].as_str().unwrap_or_default().to_owned();
-        let response = match route.as_str() {
-            "GET /api/items" => list_items::handle(request, &self.app).await,
-            "POST /api/items" => create_item::handle(request, &self.app).await,
-            "GET /api/items/{id}" => get_item::handle(request, &self.app).await,
-            "PUT /api/items/{id}" => replace_item::handle(request, &self.app).await,
-            "PATCH /api/items/{id}" => update_item::handle(request, &self.app).await,
-            "DELETE /api/items/{id}" => delete_item::handle(request, &self.app).await,
-            "POST /api/orders" => create_order::handle(request, &self.app).await,
-            "GET /api/orders" => list_orders::handle(request, &self.app).await,
-            "GET /api/orders/{id}" => get_order::handle(request, &self.app).await,
-            "POST /api/orders/{id}/cancel" => cancel_order::handle(request, &self.app).await,
-            "GET /api/items/search" => search_items::handle(request, &self.app).await,
-            "POST /api/admin/reindex" => reindex::handle(request, &self.app).await,
-            other => panic!("no function for route {other}"),
-        };
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = match response.body() {
-            Body::Empty => Value::Null,
-            body => serde_json::from_slice(body.as_ref()).expect("every response body is JSON"),
-        };
-        Reply { status, headers, body }
+        dispatch(&self.app, call).await
     }
 
     /// Creates an item as `owner` (role user) and returns its JSON.
@@ -456,9 +434,37 @@ impl TestApp {
         reply.body["data"].clone()
     }
 
-    /// Another app with this test's configuration and the given DynamoDB client.
-    pub fn app_with_dynamo(&self, dynamo: Client) -> App {
-        App::new(&self.config, dynamo, shared::app::sqs_client(&aws_config::SdkConfig::builder().build()), hashing())
+    /// Another container of any function: the same table, queue and configuration, its own
+    /// caches, limiter leases and connections.
+    pub fn container(&self) -> App {
+        self.container_with_cache(self.config.cache.clone())
+    }
+
+    /// Another container whose item cache is configured as `cache`.
+    pub fn container_with_cache(&self, cache: CacheConfig) -> App {
+        let config = Config { cache, ..self.config.clone() };
+        App::new(&config, self.dynamo.clone(), shared::app::sqs_client(&self.aws), hashing())
+    }
+
+    /// Another container whose DynamoDB and SQS clients (built as production builds them: retries,
+    /// attempt timeouts) reach moto through `endpoint`, e.g. a fault proxy.
+    pub fn container_via(&self, endpoint: &str) -> App {
+        let aws = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"),
+            ))
+            .sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep().expect("tokio sleep"))
+            .time_source(aws_smithy_async::time::SystemTimeSource::new())
+            .build();
+        App::new(&self.config, shared::app::dynamo_client(&aws), shared::app::sqs_client(&aws), hashing())
+    }
+
+    /// Sends `call` to the function serving its route in `container`.
+    pub async fn send_to(&self, container: &App, call: Call) -> Reply {
+        dispatch(container, call).await
     }
 
     /// Another app on the same table whose SQS endpoint refuses connections: SQS "is down".
@@ -574,6 +580,34 @@ impl TestApp {
     pub async fn item_count(&self) -> usize {
         self.count_sort_keys("ITEM").await
     }
+}
+
+/// Routes the request to the function API Gateway would invoke for it, in `app`'s container.
+async fn dispatch(app: &App, call: Call) -> Reply {
+    let request = call.request();
+    let route = call.event["routeKey"].as_str().unwrap_or_default().to_owned();
+    let response = match route.as_str() {
+        "GET /api/items" => list_items::handle(request, app).await,
+        "POST /api/items" => create_item::handle(request, app).await,
+        "GET /api/items/{id}" => get_item::handle(request, app).await,
+        "PUT /api/items/{id}" => replace_item::handle(request, app).await,
+        "PATCH /api/items/{id}" => update_item::handle(request, app).await,
+        "DELETE /api/items/{id}" => delete_item::handle(request, app).await,
+        "POST /api/orders" => create_order::handle(request, app).await,
+        "GET /api/orders" => list_orders::handle(request, app).await,
+        "GET /api/orders/{id}" => get_order::handle(request, app).await,
+        "POST /api/orders/{id}/cancel" => cancel_order::handle(request, app).await,
+        "GET /api/items/search" => search_items::handle(request, app).await,
+        "POST /api/admin/reindex" => reindex::handle(request, app).await,
+        other => panic!("no function for route {other}"),
+    };
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = match response.body() {
+        Body::Empty => Value::Null,
+        body => serde_json::from_slice(body.as_ref()).expect("every response body is JSON"),
+    };
+    Reply { status, headers, body }
 }
 
 pub fn id_of(item: &Value) -> String {

@@ -20,6 +20,8 @@ mod idempotency;
 mod list;
 mod orders;
 mod platform;
+mod proxy;
 mod read;
+mod seams;
 mod search;
 mod write;

@@ -1,15 +1,18 @@
 //! Redis (ElastiCache / Valkey) backend: one connection per container, opened on first use (not
 //! at cold start) and re-established by the connection manager. Every operation is bounded in
-//! time; a slow or absent Redis degrades to cache misses, never to failed requests.
+//! time; a slow or absent Redis degrades reads to cache misses and refuses fences (so writes).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, ExistenceCheck, SetExpiry, SetOptions};
 use tokio::sync::OnceCell;
 
-use super::Cache;
+use super::{Cache, CacheUnavailable, FENCE_TTL};
+
+/// What a fenced key holds: no JSON document starts with a NUL.
+const FENCE: &str = "\u{0}fence";
 
 const OPERATION_TIMEOUT: Duration = Duration::from_millis(250);
 /// After a failed connect, requests skip the cache this long instead of each paying a timeout.
@@ -70,19 +73,30 @@ impl RedisCache {
 }
 
 impl Cache for RedisCache {
+    fn enabled(&self) -> bool {
+        true
+    }
+
     async fn get(&self, key: &str) -> Option<String> {
         let mut connection = self.connection().await?;
-        self.bounded(connection.get::<_, Option<String>>(key)).await.flatten()
+        self.bounded(connection.get::<_, Option<String>>(key)).await.flatten().filter(|value| value != FENCE)
     }
 
-    async fn set(&self, key: &str, value: String, ttl: Duration) {
+    async fn fill(&self, key: &str, value: String, ttl: Duration) {
         let Some(mut connection) = self.connection().await else { return };
         let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        self.bounded(connection.pset_ex::<_, _, ()>(key, value, millis)).await;
+        let options = SetOptions::default().conditional_set(ExistenceCheck::NX).with_expiration(SetExpiry::PX(millis));
+        self.bounded(connection.set_options::<_, _, ()>(key, value, options)).await;
     }
 
-    async fn delete(&self, key: &str) {
-        let Some(mut connection) = self.connection().await else { return };
-        self.bounded(connection.del::<_, ()>(key)).await;
+    async fn fence(&self, keys: &[String]) -> Result<(), CacheUnavailable> {
+        let mut connection = self.connection().await.ok_or(CacheUnavailable)?;
+        let millis = u64::try_from(FENCE_TTL.as_millis()).unwrap_or(u64::MAX);
+        let mut fences = redis::pipe();
+        fences.atomic();
+        for key in keys {
+            fences.pset_ex(key, FENCE, millis).ignore();
+        }
+        self.bounded(fences.query_async::<()>(&mut connection)).await.ok_or(CacheUnavailable)
     }
 }

@@ -1,10 +1,12 @@
-//! `CachedItemRepository`: the seed's cache-aside repository, for any `ItemRepository`.
+//! `CachedItemRepository`: the seed's cache-aside repository for any `ItemRepository`, made exact
+//! across containers by fencing each write (see the module above).
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
-use super::Cache;
+use super::{Cache, MAX_FILL_DELAY};
 use crate::domain::{FieldSet, Item, ItemChanges, ItemId, ItemPatch, ItemView, ListQuery, Page, Timestamp};
-use crate::repository::{ItemRepository, StoreError, WriteGuard};
+use crate::repository::{ItemRepository, ReplayRecord, StoreError, WriteGuard, Written};
 use crate::scope;
 
 pub struct CachedItemRepository<R, C> {
@@ -13,7 +15,7 @@ pub struct CachedItemRepository<R, C> {
     ttl: Duration,
 }
 
-impl<R, C> CachedItemRepository<R, C> {
+impl<R, C: Cache> CachedItemRepository<R, C> {
     pub fn new(inner: R, cache: C, ttl: Duration) -> Self {
         Self { inner, cache, ttl }
     }
@@ -21,6 +23,24 @@ impl<R, C> CachedItemRepository<R, C> {
     pub fn cache(&self) -> &C {
         &self.cache
     }
+
+    /// Runs `write` between two fences on the item's entry; refuses it (503) if the first fence
+    /// cannot be set. The second may fail: the first still stands for [`super::FENCE_TTL`].
+    async fn fenced<T>(&self, id: ItemId, write: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+        let keys = [cache_key(id)];
+        fence(&self.cache, &keys).await?;
+        let outcome = write.await;
+        let _ = self.cache.fence(&keys).await;
+        outcome
+    }
+}
+
+/// Fences `keys` before a write, or tells the caller to come back later.
+pub async fn fence(cache: &impl Cache, keys: &[String]) -> Result<(), StoreError> {
+    cache.fence(keys).await.map_err(|unavailable| {
+        tracing::warn!(error = %unavailable, "write refused: its cached copies cannot be fenced");
+        StoreError::Throttled
+    })
 }
 
 pub fn cache_key(id: ItemId) -> String {
@@ -28,13 +48,18 @@ pub fn cache_key(id: ItemId) -> String {
 }
 
 impl<R: ItemRepository, C: Cache> ItemRepository for CachedItemRepository<R, C> {
-    async fn create(&self, item: &Item) -> Result<(), StoreError> {
-        self.inner.create(item).await
+    /// A new id has no cached copy (absent items are never cached), so nothing to fence.
+    async fn create(&self, item: &Item, replay: Option<&ReplayRecord>) -> Result<Written<()>, StoreError> {
+        self.inner.create(item, replay).await
     }
 
     /// Whole items are cached; a projection is applied to the cached copy.
     async fn get(&self, id: ItemId, fields: FieldSet) -> Result<Option<ItemView>, StoreError> {
+        if !self.cache.enabled() {
+            return self.inner.get(id, fields).await;
+        }
         let key = cache_key(id);
+        let looked = Instant::now();
         if let Some(mut view) = self.cache.get(&key).await.and_then(|json| serde_json::from_str::<ItemView>(&json).ok())
         {
             scope::record_cache(true);
@@ -45,8 +70,11 @@ impl<R: ItemRepository, C: Cache> ItemRepository for CachedItemRepository<R, C> 
         let Some(mut view) = self.inner.get(id, FieldSet::all()).await? else {
             return Ok(None);
         };
-        if let Ok(json) = serde_json::to_string(&view) {
-            self.cache.set(&key, json, self.ttl).await;
+        // A slow read may predate a write whose fence has expired since: don't let it fill.
+        if looked.elapsed() < MAX_FILL_DELAY {
+            if let Ok(json) = serde_json::to_string(&view) {
+                self.cache.fill(&key, json, self.ttl).await;
+            }
         }
         view.retain(fields);
         Ok(Some(view))
@@ -67,9 +95,7 @@ impl<R: ItemRepository, C: Cache> ItemRepository for CachedItemRepository<R, C> 
         guard: &WriteGuard,
         now: Timestamp,
     ) -> Result<Item, StoreError> {
-        let outcome = self.inner.replace(id, changes, guard, now).await;
-        self.cache.delete(&cache_key(id)).await;
-        outcome
+        self.fenced(id, self.inner.replace(id, changes, guard, now)).await
     }
 
     async fn update(
@@ -79,14 +105,10 @@ impl<R: ItemRepository, C: Cache> ItemRepository for CachedItemRepository<R, C> 
         guard: &WriteGuard,
         now: Timestamp,
     ) -> Result<Item, StoreError> {
-        let outcome = self.inner.update(id, patch, guard, now).await;
-        self.cache.delete(&cache_key(id)).await;
-        outcome
+        self.fenced(id, self.inner.update(id, patch, guard, now)).await
     }
 
     async fn delete(&self, id: ItemId, guard: &WriteGuard) -> Result<(), StoreError> {
-        let outcome = self.inner.delete(id, guard).await;
-        self.cache.delete(&cache_key(id)).await;
-        outcome
+        self.fenced(id, self.inner.delete(id, guard)).await
     }
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::domain::{ItemChanges, ItemPatch, ItemView, OwnerId, Permission, Profile};
 use crate::error::ApiError;
 use crate::ratelimit::RouteGroup;
+use crate::repository::ReplayRecord;
 
 /// `GET /api/items` (`include=owner` embeds owner profiles with one `BatchGetItem` per page)
 pub async fn list(app: &App, req: &Request) -> Result<Reply, ApiError> {
@@ -65,15 +66,17 @@ pub async fn create(app: &App, req: &Request) -> Result<Reply, ApiError> {
     request::no_query(req)?;
     let body = request::json_object(req)?;
     let content = ItemChanges::parse(&body).map_err(ApiError::Validation)?;
-    app.idempotency
-        .run(req, &caller, "POST /api/items", &body, app.now(), || async {
-            app.profiles.ensure(&caller).await?;
-            let item = app.items.create(&caller, content, app.now()).await?;
-            Ok(Reply::created(&item)?
-                .header(LOCATION, format!("/api/items/{}", item.id))
-                .header(ETAG, item.version.etag()))
-        })
-        .await
+    let now = app.now();
+    let prepare = || async {
+        app.profiles.ensure(&caller).await?;
+        let item = app.items.new_item(&caller, content, now);
+        let reply = Reply::created(&item)?
+            .header(LOCATION, format!("/api/items/{}", item.id))
+            .header(ETAG, item.version.etag());
+        Ok((item, reply))
+    };
+    let commit = |item, record: Option<ReplayRecord>| async move { app.items.create(&item, record.as_ref()).await };
+    app.idempotency.run(req, &caller, "POST /api/items", &body, now, prepare, commit).await
 }
 
 /// `PUT /api/items/{id}`: full replacement of the client-owned fields.

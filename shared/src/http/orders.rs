@@ -9,6 +9,7 @@ use crate::app::App;
 use crate::domain::{OrderRequest, Permission};
 use crate::error::ApiError;
 use crate::ratelimit::RouteGroup;
+use crate::repository::ReplayRecord;
 
 /// `POST /api/orders` (honours `Idempotency-Key`)
 pub async fn create(app: &App, req: &Request) -> Result<Reply, ApiError> {
@@ -16,13 +17,14 @@ pub async fn create(app: &App, req: &Request) -> Result<Reply, ApiError> {
     request::no_query(req)?;
     let body = request::json_object(req)?;
     let order_request = OrderRequest::parse(&body).map_err(ApiError::Validation)?;
-    app.idempotency
-        .run(req, &caller, "POST /api/orders", &body, app.now(), || async {
-            let placed = app.orders.place(&caller, order_request, app.now()).await?;
-            let location = format!("/api/orders/{}", placed.order.id);
-            Ok(Reply::created(&placed)?.header(LOCATION, location))
-        })
-        .await
+    let now = app.now();
+    let prepare = || async {
+        let placed = app.orders.prepare(&caller, order_request, now).await?;
+        let reply = Reply::created(&placed)?.header(LOCATION, format!("/api/orders/{}", placed.order.id));
+        Ok((placed, reply))
+    };
+    let commit = |placed, record: Option<ReplayRecord>| async move { app.orders.place(&placed, record.as_ref()).await };
+    app.idempotency.run(req, &caller, "POST /api/orders", &body, now, prepare, commit).await
 }
 
 /// `GET /api/orders/{id}`: the owner's or, for staff, anyone's; lines carry item summaries.

@@ -4,17 +4,20 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, CancellationReason, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem,
 };
 use serde::Serialize;
 
 use super::batch::{BatchRead, batch_get};
 use super::keys;
 use super::records::ItemRecord;
-use super::{ItemRepository, Precondition, StoreError, WriteGuard};
+use super::replays::{ReplayRecord, StoredReplay};
+use super::transact::{Refused, busy, condition_failed, ours, transact};
+use super::{ItemRepository, Precondition, StoreError, WriteGuard, WriteToken, Written};
 use crate::domain::{
     FieldSet, Item, ItemChanges, ItemField, ItemId, ItemPatch, ItemStatus, ItemView, ListQuery, Page, PagePosition,
     SortOrder, Timestamp,
@@ -33,21 +36,45 @@ impl DynamoItemRepository {
 }
 
 impl ItemRepository for DynamoItemRepository {
-    async fn create(&self, item: &Item) -> Result<(), StoreError> {
-        let record = serde_dynamo::to_item(ItemRecord::new(item)).map_err(failed("encode item record"))?;
-        self.client
-            .put_item()
+    async fn create(&self, item: &Item, replay: Option<&ReplayRecord>) -> Result<Written<()>, StoreError> {
+        let token = WriteToken::new();
+        let record = serde_dynamo::to_item(ItemRecord::new(item, &token)).map_err(failed("encode item record"))?;
+        let Some(replay) = replay else {
+            // One write: no transaction needed.
+            let outcome = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(record))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", keys::PK)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .send()
+                .await;
+            return match outcome.map_err(|err| err.into_service_error()) {
+                Ok(_) => Ok(Written::Done(())),
+                // Our own earlier attempt, committed before its response was lost.
+                Err(PutItemError::ConditionalCheckFailedException(e)) if token.marks(e.item.as_ref()) => {
+                    Ok(Written::Done(()))
+                }
+                Err(e) if e.is_conditional_check_failed_exception() => Err(StoreError::AlreadyExists),
+                Err(e) => Err(classify(e, "put item")),
+            };
+        };
+        let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(record))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", keys::PK)
-            .send()
-            .await
-            .map_err(|err| match err.into_service_error() {
-                e if e.is_conditional_check_failed_exception() => StoreError::AlreadyExists,
-                e => classify(e, "put item"),
-            })?;
-        Ok(())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(failed("build put"))?;
+        let writes = vec![TransactWriteItem::builder().put(put).build(), replay.put(&self.table, &token)?];
+        match transact(&self.client, writes, &token, 0, "create item").await {
+            Ok(()) => Ok(Written::Done(())),
+            Err(Refused::Store(error)) => Err(error),
+            Err(Refused::Cancelled(reasons)) => created_or_why_not(&reasons, &token, now_seconds(item)),
+        }
     }
 
     async fn get(&self, id: ItemId, fields: FieldSet) -> Result<Option<ItemView>, StoreError> {
@@ -171,7 +198,8 @@ impl ItemRepository for DynamoItemRepository {
         guard: &WriteGuard,
         now: Timestamp,
     ) -> Result<Item, StoreError> {
-        let mut write = ConditionalWrite::new(guard)?;
+        let token = WriteToken::new();
+        let mut write = ConditionalWrite::new(guard, &token)?;
         if let Some(name) = &patch.name {
             write.set("name", name)?;
         }
@@ -191,6 +219,7 @@ impl ItemRepository for DynamoItemRepository {
         }
         write.set("updated_at", &now)?;
         write.set(keys::INDEX_PENDING, &keys::PENDING)?;
+        write.set(keys::WRITE_TOKEN, &token.as_str())?;
         write.values.insert(":one".to_owned(), AttributeValue::N("1".to_owned()));
         write.names.insert("#version".to_owned(), "version".to_owned());
         let update_expression = format!("SET {}, #version = #version + :one", write.assignments.join(", "));
@@ -209,9 +238,19 @@ impl ItemRepository for DynamoItemRepository {
             .send()
             .await
             .map_err(|err| match err.into_service_error() {
-                UpdateItemError::ConditionalCheckFailedException(e) => why_condition_failed(e.item, guard),
-                e => classify(e, "update item"),
-            })?;
+                UpdateItemError::ConditionalCheckFailedException(e) => match e.item {
+                    // Our own earlier attempt committed; what it left is the updated item.
+                    Some(stored) if token.marks(Some(&stored)) => {
+                        serde_dynamo::from_item(stored).map_err(failed("decode updated item"))
+                    }
+                    old_item => Err(why_condition_failed(old_item, guard)),
+                },
+                e => Err(classify(e, "update item")),
+            });
+        let output = match output {
+            Ok(output) => output,
+            Err(outcome) => return outcome,
+        };
         let stored = output.attributes.ok_or_else(|| StoreError::Failed {
             context: "update item returned no attributes",
             source: "missing ALL_NEW attributes".into(),
@@ -222,7 +261,8 @@ impl ItemRepository for DynamoItemRepository {
     /// Deletes the item and, in the same transaction, leaves a tombstone on the pending-index GSI,
     /// so the search index learns of the deletion even if the queue message is lost.
     async fn delete(&self, id: ItemId, guard: &WriteGuard) -> Result<(), StoreError> {
-        let write = ConditionalWrite::new(guard)?;
+        let token = WriteToken::new();
+        let write = ConditionalWrite::new(guard, &token)?;
         let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(keys::item_key(id)))
@@ -232,32 +272,64 @@ impl ItemRepository for DynamoItemRepository {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(failed("build delete"))?;
+        // Ids are never reused, so the tombstone is new, unless this very delete already landed.
         let mut tombstone = keys::item_tombstone_key(id);
         tombstone.insert(keys::ID.to_owned(), AttributeValue::S(id.to_string()));
         tombstone.insert(keys::INDEX_PENDING.to_owned(), AttributeValue::S(keys::PENDING.to_owned()));
-        let put =
-            Put::builder().table_name(&self.table).set_item(Some(tombstone)).build().map_err(failed("build put"))?;
-        let outcome = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .send()
-            .await;
-        match outcome.map_err(|err| err.into_service_error()) {
-            Ok(_) => Ok(()),
-            Err(TransactWriteItemsError::TransactionCanceledException(e)) => {
-                let reason = e.cancellation_reasons.unwrap_or_default().into_iter().next();
-                match reason {
-                    Some(reason) if reason.code() == Some("ConditionalCheckFailed") => {
-                        Err(why_condition_failed(reason.item, guard))
-                    }
-                    _ => Err(StoreError::Throttled),
-                }
+        tombstone.insert(keys::WRITE_TOKEN.to_owned(), AttributeValue::S(token.as_str().to_owned()));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(tombstone))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", keys::PK)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(failed("build put"))?;
+        let writes =
+            vec![TransactWriteItem::builder().delete(delete).build(), TransactWriteItem::builder().put(put).build()];
+        match transact(&self.client, writes, &token, 0, "delete item").await {
+            Ok(()) => Ok(()),
+            Err(Refused::Store(error)) => Err(error),
+            Err(Refused::Cancelled(reasons)) if ours(&reasons, &token) => Ok(()),
+            Err(Refused::Cancelled(reasons)) if condition_failed(reasons.first()) => {
+                Err(why_condition_failed(reasons.into_iter().next().and_then(|reason| reason.item), guard))
             }
-            Err(e) => Err(classify(e, "delete item")),
+            Err(Refused::Cancelled(reasons)) if busy(&reasons) => Err(StoreError::Throttled),
+            Err(Refused::Cancelled(reasons)) => Err(cancelled("delete item", &reasons)),
         }
     }
+}
+
+/// Why a create's transaction (item, idempotency record) was cancelled.
+fn created_or_why_not(
+    reasons: &[CancellationReason],
+    token: &WriteToken,
+    now_seconds: i64,
+) -> Result<Written<()>, StoreError> {
+    if ours(reasons, token) {
+        return Ok(Written::Done(()));
+    }
+    if let Some(existing) = reasons.get(1).filter(|r| condition_failed(Some(r))).and_then(|r| r.item()) {
+        if let Some(stored) = StoredReplay::from_item(existing, now_seconds) {
+            return Ok(Written::KeyTaken(stored));
+        }
+    }
+    if condition_failed(reasons.first()) {
+        return Err(StoreError::AlreadyExists);
+    }
+    if busy(reasons) {
+        return Err(StoreError::Throttled);
+    }
+    Err(cancelled("create item", reasons))
+}
+
+/// A cancellation none of whose reasons we expected.
+pub(super) fn cancelled(context: &'static str, reasons: &[CancellationReason]) -> StoreError {
+    StoreError::Failed { context, source: format!("transaction cancelled: {reasons:?}").into() }
+}
+
+fn now_seconds(item: &Item) -> i64 {
+    item.created_at.as_millis() / 1000
 }
 
 /// Tells the reasons a guarded write can fail apart from the old item DynamoDB returns with the
@@ -329,10 +401,16 @@ struct ConditionalWrite {
 }
 
 impl ConditionalWrite {
-    fn new(guard: &WriteGuard) -> Result<Self, StoreError> {
-        let mut names = HashMap::from([("#pk".to_owned(), keys::PK.to_owned())]);
-        let mut values = HashMap::new();
-        let mut condition = "attribute_exists(#pk)".to_owned();
+    /// The write must also not carry `token` yet: a resend of an attempt that committed fails
+    /// its condition and is recognised by the token, instead of applying twice.
+    fn new(guard: &WriteGuard, token: &WriteToken) -> Result<Self, StoreError> {
+        let mut names = HashMap::from([
+            ("#pk".to_owned(), keys::PK.to_owned()),
+            ("#write_token".to_owned(), keys::WRITE_TOKEN.to_owned()),
+        ]);
+        let mut values = HashMap::from([(":write_token".to_owned(), AttributeValue::S(token.as_str().to_owned()))]);
+        let mut condition =
+            "attribute_exists(#pk) AND (attribute_not_exists(#write_token) OR #write_token <> :write_token)".to_owned();
         if let Some(owner) = &guard.owner {
             names.insert("#owner_id".to_owned(), "owner_id".to_owned());
             values.insert(":owner".to_owned(), AttributeValue::S(owner.as_str().to_owned()));

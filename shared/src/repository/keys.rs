@@ -26,6 +26,8 @@ pub const ORDERS_BY_OWNER: &str = "orders_by_owner";
 pub const PROFILE_SK: &str = "PROFILE";
 /// Set on every item write, removed by the index worker once that version is indexed: the sparse
 /// `items_pending_index` lists exactly the items whose search index is stale.
+/// The [`WriteToken`](super::WriteToken) of the last write to a record.
+pub const WRITE_TOKEN: &str = "write_token";
 pub const INDEX_PENDING: &str = "index_pending";
 pub const PENDING: &str = "PENDING";
 pub const ITEMS_PENDING_INDEX: &str = "items_pending_index";

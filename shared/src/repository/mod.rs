@@ -6,14 +6,20 @@ pub mod keys;
 mod orders;
 mod profiles;
 mod records;
+mod replays;
+mod transact;
 mod vectors;
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::future::Future;
+
+use aws_sdk_dynamodb::types::AttributeValue;
 
 pub use dynamo::DynamoItemRepository;
 pub use orders::{CancelError, DynamoOrderRepository, PlaceError};
 pub use profiles::DynamoProfileRepository;
+pub use replays::{DynamoReplayRepository, ReplayRecord, StoredReplay};
 pub use vectors::{DELETED_VERSION, DynamoVectorRepository, Pending};
 
 use crate::domain::{
@@ -39,6 +45,42 @@ pub struct WriteGuard {
     /// When set, the item must belong to this user; another's item is reported as not found, so a
     /// write never reveals that someone else's item exists.
     pub owner: Option<OwnerId>,
+}
+
+/// Marks one logical write (all the SDK's attempts at it) on what it writes: a resend of an attempt
+/// that committed although its response was lost finds its own token and is recognised as done,
+/// not as a conflict. Also the transaction's `ClientRequestToken`, so DynamoDB itself replays it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteToken(String);
+
+impl WriteToken {
+    pub fn new() -> Self {
+        Self(ulid::Ulid::generate().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether a stored record (as DynamoDB returned it with a failed condition) carries this token.
+    pub fn marks(&self, record: Option<&HashMap<String, AttributeValue>>) -> bool {
+        record.and_then(|record| record.get(keys::WRITE_TOKEN)).and_then(|value| value.as_s().ok()) == Some(&self.0)
+    }
+}
+
+impl Default for WriteToken {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What a write guarded by an idempotency record did.
+#[derive(Debug)]
+pub enum Written<T> {
+    /// This request's effect is stored (now, or by an earlier attempt of this very request).
+    Done(T),
+    /// Another request with the same idempotency key stored its effect first: nothing was written.
+    KeyTaken(StoredReplay),
 }
 
 #[derive(Debug)]
@@ -86,8 +128,13 @@ impl StdError for StoreError {
 }
 
 pub trait ItemRepository: Send + Sync {
-    /// Stores a new item; fails with `AlreadyExists` rather than overwrite.
-    fn create(&self, item: &Item) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Stores a new item; fails with `AlreadyExists` rather than overwrite. With `replay`, the
+    /// idempotency record is stored in the same transaction, or nothing is.
+    fn create(
+        &self,
+        item: &Item,
+        replay: Option<&ReplayRecord>,
+    ) -> impl Future<Output = Result<Written<()>, StoreError>> + Send;
 
     /// Reads only `fields` of one item, strongly consistent.
     fn get(&self, id: ItemId, fields: FieldSet) -> impl Future<Output = Result<Option<ItemView>, StoreError>> + Send;

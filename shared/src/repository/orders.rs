@@ -5,15 +5,16 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use serde::{Deserialize, Serialize};
 
 use super::batch::{BatchRead, batch_get};
-use super::dynamo::{classify, failed};
-use super::{StoreError, keys};
+use super::dynamo::{cancelled, classify, failed};
+use super::replays::{ReplayRecord, StoredReplay};
+use super::transact::{Refused, busy, condition_failed, only_conflicts, ours, transact};
+use super::{StoreError, WriteToken, Written, keys};
 use crate::domain::{
     ItemStatus, LineProblem, Money, Order, OrderDetail, OrderId, OrderLine, OrderStatus, OwnerId, Page, Timestamp,
 };
@@ -50,6 +51,7 @@ struct OrderRecord<'a> {
     pk: String,
     sk: &'static str,
     orders_pk: String,
+    write_token: &'a str,
     #[serde(flatten)]
     order: &'a Order,
 }
@@ -84,14 +86,23 @@ impl DynamoOrderRepository {
 
     /// Puts the order and its lines and takes each line's quantity from its item's stock, on the
     /// conditions that the item exists, is active, still has that price and has enough stock.
-    pub async fn place(&self, order: &Order, lines: &[OrderLine], now: Timestamp) -> Result<(), PlaceError> {
-        let mut writes = Vec::with_capacity(1 + 2 * lines.len());
+    /// With `replay`, the idempotency record lands in the same transaction, or nothing does.
+    pub async fn place(
+        &self,
+        order: &Order,
+        lines: &[OrderLine],
+        now: Timestamp,
+        replay: Option<&ReplayRecord>,
+    ) -> Result<Written<()>, PlaceError> {
+        let token = WriteToken::new();
+        let mut writes = Vec::with_capacity(2 + 2 * lines.len());
         writes.push(put(
             &self.table,
             &OrderRecord {
                 pk: keys::order_pk(order.id),
                 sk: keys::ORDER_SK,
                 orders_pk: keys::owner_orders_partition(&order.owner_id),
+                write_token: token.as_str(),
                 order,
             },
         )?);
@@ -103,24 +114,35 @@ impl DynamoOrderRepository {
         }
         let first_stock_write = writes.len();
         for line in lines {
-            writes.push(take_stock(&self.table, line, now)?);
+            writes.push(stock_change(&self.table, line, StockChange::Take, now)?);
+        }
+        let replay_write = writes.len();
+        if let Some(replay) = replay {
+            writes.push(replay.put(&self.table, &token)?);
         }
 
         let mut backoff = Backoff::new(Duration::from_millis(20), Duration::from_millis(200), CONFLICT_RETRIES);
-        loop {
-            let outcome = self.client.transact_write_items().set_transact_items(Some(writes.clone())).send().await;
-            let Err(error) = outcome else { return Ok(()) };
-            let reasons = match error.into_service_error() {
-                TransactWriteItemsError::TransactionCanceledException(e) => e.cancellation_reasons.unwrap_or_default(),
-                other => return Err(classify(other, "place order").into()),
+        for attempt in 0.. {
+            let reasons = match transact(&self.client, writes.clone(), &token, attempt, "place order").await {
+                Ok(()) => return Ok(Written::Done(())),
+                Err(Refused::Store(error)) => return Err(error.into()),
+                Err(Refused::Cancelled(reasons)) => reasons,
             };
+            // An earlier attempt of ours committed (its response was lost): the order is placed.
+            if ours(&reasons, &token) {
+                return Ok(Written::Done(()));
+            }
+            if let Some(existing) =
+                reasons.get(replay_write).filter(|r| condition_failed(Some(r))).and_then(|r| r.item())
+            {
+                if let Some(stored) = StoredReplay::from_item(existing, now.as_millis() / 1000) {
+                    return Ok(Written::KeyTaken(stored));
+                }
+            }
             if only_conflicts(&reasons) {
-                match backoff.next_delay() {
-                    Some(delay) => {
-                        tokio::time::sleep(delay).await;
-                        continue;
-                    }
-                    None => return Err(StoreError::Throttled.into()),
+                if let Some(delay) = backoff.next_delay() {
+                    tokio::time::sleep(delay).await;
+                    continue;
                 }
             }
             let problems: Vec<(u32, LineProblem)> = lines
@@ -128,15 +150,15 @@ impl DynamoOrderRepository {
                 .zip(reasons.iter().skip(first_stock_write))
                 .filter_map(|(line, reason)| line_problem(line, reason).map(|problem| (line.line, problem)))
                 .collect();
-            if problems.is_empty() {
-                return Err(StoreError::Failed {
-                    context: "order transaction cancelled",
-                    source: format!("reasons: {reasons:?}").into(),
-                }
-                .into());
+            if !problems.is_empty() {
+                return Err(PlaceError::Lines(problems));
             }
-            return Err(PlaceError::Lines(problems));
+            if busy(&reasons) {
+                return Err(StoreError::Throttled.into());
+            }
+            return Err(cancelled("place order", &reasons).into());
         }
+        unreachable!("the attempts loop returns")
     }
 
     /// The order and its lines, strongly consistent (one `Query` on the order's partition).
@@ -199,8 +221,9 @@ impl DynamoOrderRepository {
         owner: Option<&OwnerId>,
         now: Timestamp,
     ) -> Result<OrderDetail, CancelError> {
-        // A line whose item was deleted cannot be restocked; if that races with us, look again.
-        for _ in 0..2 {
+        let token = WriteToken::new();
+        let mut backoff = Backoff::new(Duration::from_millis(20), Duration::from_millis(200), CONFLICT_RETRIES);
+        for attempt in 0.. {
             let detail = self.get(id).await?.ok_or(CancelError::NotFound)?;
             if owner.is_some_and(|owner| *owner != detail.order.owner_id) {
                 return Err(CancelError::NotFound);
@@ -208,6 +231,7 @@ impl DynamoOrderRepository {
             if detail.order.status == OrderStatus::Cancelled {
                 return Err(CancelError::AlreadyCancelled);
             }
+            // A line whose item was deleted cannot be restocked.
             let item_keys = detail.lines.iter().map(|line| keys::item_key(line.item_id)).collect();
             let read = BatchRead {
                 projection: Some(("#id".to_owned(), HashMap::from([("#id".to_owned(), "id".to_owned())]))),
@@ -219,29 +243,37 @@ impl DynamoOrderRepository {
                 .filter_map(|record| record.get("id").and_then(|v| v.as_s().ok()).cloned())
                 .collect();
 
-            let mut writes = vec![mark_cancelled(&self.table, id, now)?];
+            let mut writes = vec![mark_cancelled(&self.table, id, &token, now)?];
             for line in detail.lines.iter().filter(|line| existing.contains(&line.item_id.to_string())) {
-                writes.push(return_stock(&self.table, line, now)?);
+                writes.push(stock_change(&self.table, line, StockChange::Return, now)?);
             }
-            match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
-                Ok(_) => {
+            let reasons = match transact(&self.client, writes, &token, attempt, "cancel order").await {
+                Ok(()) => {
                     let mut order = detail.order;
                     order.status = OrderStatus::Cancelled;
                     order.updated_at = now;
                     return Ok(OrderDetail { order, lines: detail.lines });
                 }
-                Err(error) => match error.into_service_error() {
-                    TransactWriteItemsError::TransactionCanceledException(e) => {
-                        let reasons = e.cancellation_reasons.unwrap_or_default();
-                        if reasons.first().is_some_and(|r| r.code() == Some("ConditionalCheckFailed")) {
-                            return Err(CancelError::AlreadyCancelled);
-                        }
-                    }
-                    other => return Err(classify(other, "cancel order").into()),
-                },
+                Err(Refused::Store(error)) => return Err(error.into()),
+                Err(Refused::Cancelled(reasons)) => reasons,
+            };
+            if ours(&reasons, &token) {
+                // Our earlier attempt committed; the order as it now stands is the answer.
+                let mut detail = self.get(id).await?.ok_or(CancelError::NotFound)?;
+                detail.order.status = OrderStatus::Cancelled;
+                return Ok(detail);
+            }
+            if condition_failed(reasons.first()) {
+                return Err(CancelError::AlreadyCancelled);
+            }
+            // A conflict, throttling, or an item deleted since we looked: read again and retry.
+            match backoff.next_delay() {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None if busy(&reasons) => return Err(StoreError::Throttled.into()),
+                None => return Err(cancelled("cancel order", &reasons).into()),
             }
         }
-        Err(StoreError::Failed { context: "cancel order", source: "items kept changing".into() }.into())
+        unreachable!("the attempts loop returns")
     }
 }
 
@@ -252,6 +284,7 @@ fn put(table: &str, record: &impl Serialize) -> Result<TransactWriteItem, StoreE
         .set_item(Some(item))
         .condition_expression("attribute_not_exists(#pk)")
         .expression_attribute_names("#pk", keys::PK)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .build()
         .map_err(failed("build put"))?;
     Ok(TransactWriteItem::builder().put(put).build())
@@ -261,78 +294,85 @@ fn number(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn take_stock(table: &str, line: &OrderLine, now: Timestamp) -> Result<TransactWriteItem, StoreError> {
+#[derive(Clone, Copy)]
+enum StockChange {
+    /// Placing: the item must be active, at the order's price, with enough stock.
+    Take,
+    /// Cancelling: the item must still exist.
+    Return,
+}
+
+fn stock_change(
+    table: &str,
+    line: &OrderLine,
+    change: StockChange,
+    now: Timestamp,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut names = HashMap::from([
+        ("#pk".to_owned(), keys::PK.to_owned()),
+        ("#stock".to_owned(), "stock".to_owned()),
+        ("#version".to_owned(), "version".to_owned()),
+        ("#updated_at".to_owned(), "updated_at".to_owned()),
+    ]);
+    let mut values = HashMap::from([
+        (":quantity".to_owned(), number(line.quantity)),
+        (":one".to_owned(), number(1)),
+        (":now".to_owned(), AttributeValue::S(now.to_string())),
+    ]);
+    let (update, condition) = match change {
+        StockChange::Take => {
+            names.insert("#status".to_owned(), "status".to_owned());
+            names.insert("#price".to_owned(), "price".to_owned());
+            values.insert(":price".to_owned(), number(line.unit_price.get()));
+            values.insert(":active".to_owned(), AttributeValue::S(ItemStatus::Active.as_str().to_owned()));
+            (
+                "SET #stock = #stock - :quantity, #version = #version + :one, #updated_at = :now",
+                "attribute_exists(#pk) AND #status = :active AND #price = :price AND #stock >= :quantity",
+            )
+        }
+        StockChange::Return => {
+            ("SET #stock = #stock + :quantity, #version = #version + :one, #updated_at = :now", "attribute_exists(#pk)")
+        }
+    };
     let update = Update::builder()
         .table_name(table)
         .set_key(Some(keys::item_key(line.item_id)))
-        .update_expression("SET #stock = #stock - :quantity, #version = #version + :one, #updated_at = :now")
-        .condition_expression("attribute_exists(#pk) AND #status = :active AND #price = :price AND #stock >= :quantity")
-        .set_expression_attribute_names(Some(HashMap::from([
-            ("#pk".to_owned(), keys::PK.to_owned()),
-            ("#stock".to_owned(), "stock".to_owned()),
-            ("#status".to_owned(), "status".to_owned()),
-            ("#price".to_owned(), "price".to_owned()),
-            ("#version".to_owned(), "version".to_owned()),
-            ("#updated_at".to_owned(), "updated_at".to_owned()),
-        ])))
-        .set_expression_attribute_values(Some(HashMap::from([
-            (":quantity".to_owned(), number(line.quantity)),
-            (":price".to_owned(), number(line.unit_price.get())),
-            (":active".to_owned(), AttributeValue::S(ItemStatus::Active.as_str().to_owned())),
-            (":one".to_owned(), number(1)),
-            (":now".to_owned(), AttributeValue::S(now.to_string())),
-        ])))
+        .update_expression(update)
+        .condition_expression(condition)
+        .set_expression_attribute_names(Some(names))
+        .set_expression_attribute_values(Some(values))
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .build()
         .map_err(failed("build stock update"))?;
     Ok(TransactWriteItem::builder().update(update).build())
 }
 
-fn return_stock(table: &str, line: &OrderLine, now: Timestamp) -> Result<TransactWriteItem, StoreError> {
-    let update = Update::builder()
-        .table_name(table)
-        .set_key(Some(keys::item_key(line.item_id)))
-        .update_expression("SET #stock = #stock + :quantity, #version = #version + :one, #updated_at = :now")
-        .condition_expression("attribute_exists(#pk)")
-        .set_expression_attribute_names(Some(HashMap::from([
-            ("#pk".to_owned(), keys::PK.to_owned()),
-            ("#stock".to_owned(), "stock".to_owned()),
-            ("#version".to_owned(), "version".to_owned()),
-            ("#updated_at".to_owned(), "updated_at".to_owned()),
-        ])))
-        .set_expression_attribute_values(Some(HashMap::from([
-            (":quantity".to_owned(), number(line.quantity)),
-            (":one".to_owned(), number(1)),
-            (":now".to_owned(), AttributeValue::S(now.to_string())),
-        ])))
-        .build()
-        .map_err(failed("build restock update"))?;
-    Ok(TransactWriteItem::builder().update(update).build())
-}
-
-fn mark_cancelled(table: &str, id: OrderId, now: Timestamp) -> Result<TransactWriteItem, StoreError> {
+fn mark_cancelled(
+    table: &str,
+    id: OrderId,
+    token: &WriteToken,
+    now: Timestamp,
+) -> Result<TransactWriteItem, StoreError> {
     let update = Update::builder()
         .table_name(table)
         .set_key(Some(keys::order_key(id)))
-        .update_expression("SET #status = :cancelled, #updated_at = :now")
+        .update_expression("SET #status = :cancelled, #updated_at = :now, #write_token = :token")
         .condition_expression("#status = :placed")
         .set_expression_attribute_names(Some(HashMap::from([
             ("#status".to_owned(), "status".to_owned()),
             ("#updated_at".to_owned(), "updated_at".to_owned()),
+            ("#write_token".to_owned(), keys::WRITE_TOKEN.to_owned()),
         ])))
         .set_expression_attribute_values(Some(HashMap::from([
             (":cancelled".to_owned(), AttributeValue::S(OrderStatus::Cancelled.as_str().to_owned())),
             (":placed".to_owned(), AttributeValue::S(OrderStatus::Placed.as_str().to_owned())),
             (":now".to_owned(), AttributeValue::S(now.to_string())),
+            (":token".to_owned(), AttributeValue::S(token.as_str().to_owned())),
         ])))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .build()
         .map_err(failed("build cancel update"))?;
     Ok(TransactWriteItem::builder().update(update).build())
-}
-
-fn only_conflicts(reasons: &[CancellationReason]) -> bool {
-    let failing: Vec<_> = reasons.iter().filter_map(|r| r.code()).filter(|code| *code != "None").collect();
-    !failing.is_empty() && failing.iter().all(|code| *code == "TransactionConflict")
 }
 
 /// Reads why a stock update's condition failed from the item DynamoDB returned with the reason.

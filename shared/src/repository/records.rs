@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::keys;
+use super::{WriteToken, keys};
 use crate::domain::Item;
 
 #[derive(Serialize)]
@@ -13,12 +13,13 @@ pub struct ItemRecord<'a> {
     status_pk: String,
     price_sk: String,
     index_pending: &'static str,
+    write_token: &'a str,
     #[serde(flatten)]
     item: &'a Item,
 }
 
 impl<'a> ItemRecord<'a> {
-    pub fn new(item: &'a Item) -> Self {
+    pub fn new(item: &'a Item, token: &'a WriteToken) -> Self {
         Self {
             pk: keys::item_pk(item.id),
             sk: keys::ITEM_SK,
@@ -26,6 +27,7 @@ impl<'a> ItemRecord<'a> {
             status_pk: keys::status_partition(item.status),
             price_sk: keys::price_sort_key(item.price, item.id),
             index_pending: keys::PENDING,
+            write_token: token.as_str(),
             item,
         }
     }
@@ -39,6 +41,7 @@ mod tests {
 
     use super::*;
     use crate::domain::{Item, ItemChanges, ItemId, OwnerId, Timestamp};
+    use crate::repository::WriteToken;
 
     #[test]
     fn record_round_trips_and_carries_index_keys() {
@@ -47,7 +50,8 @@ mod tests {
         let changes = ItemChanges::parse(body.as_object().unwrap()).unwrap();
         let item = Item::create(ItemId::new(now), changes, OwnerId::new("user-1"), now);
 
-        let stored: HashMap<String, AttributeValue> = serde_dynamo::to_item(ItemRecord::new(&item)).unwrap();
+        let stored: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(ItemRecord::new(&item, &WriteToken::new())).unwrap();
 
         assert_eq!(stored["price"], AttributeValue::N("1999".into()));
         assert_eq!(stored["status_pk"], AttributeValue::S("ITEM#STATUS#active".into()));

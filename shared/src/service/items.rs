@@ -6,7 +6,7 @@ use crate::domain::{
 };
 use crate::error::ApiError;
 use crate::queue::IndexOp;
-use crate::repository::{DELETED_VERSION, ItemRepository, Precondition, WriteGuard};
+use crate::repository::{DELETED_VERSION, ItemRepository, Precondition, ReplayRecord, WriteGuard, Written};
 use crate::service::IndexNotifier;
 
 pub struct ItemService<R> {
@@ -19,13 +19,19 @@ impl<R: ItemRepository> ItemService<R> {
         Self { repository, index }
     }
 
-    /// The new item belongs to the caller, whatever the body said (server-owned fields are
-    /// rejected before this point anyway).
-    pub async fn create(&self, caller: &Principal, content: ItemChanges, now: Timestamp) -> Result<Item, ApiError> {
-        let item = Item::create(ItemId::new(now), content, caller.user_id.clone(), now);
-        self.repository.create(&item).await?;
-        self.index.notify(item.id, item.version.get(), IndexOp::Upsert).await;
-        Ok(item)
+    /// The item a create will store: it belongs to the caller, whatever the body said
+    /// (server-owned fields are rejected before this point anyway). Nothing is written yet.
+    pub fn new_item(&self, caller: &Principal, content: ItemChanges, now: Timestamp) -> Item {
+        Item::create(ItemId::new(now), content, caller.user_id.clone(), now)
+    }
+
+    /// Stores `item` (with the idempotency record, if any, in the same transaction).
+    pub async fn create(&self, item: &Item, replay: Option<&ReplayRecord>) -> Result<Written<()>, ApiError> {
+        let written = self.repository.create(item, replay).await?;
+        if let Written::Done(()) = written {
+            self.index.notify(item.id, item.version.get(), IndexOp::Upsert).await;
+        }
+        Ok(written)
     }
 
     /// The requested fields of one item the caller may see, and its current version (for the

@@ -2,25 +2,24 @@
 //! summaries, listing the caller's orders, and cancelling once.
 
 use std::collections::HashMap;
-
+use std::future::Future;
 use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::cache::{AnyCache, Cache, cache_key};
-
+use crate::cache::{Cache, ItemCache, cache_key, fence};
 use crate::domain::{
     FieldError, FieldSet, ItemField, ItemId, ItemView, LineProblem, MAX_SAFE_INTEGER, Money, Order, OrderDetail,
     OrderId, OrderLine, OrderRequest, OrderStatus, Page, Principal, Timestamp,
 };
 use crate::error::ApiError;
-use crate::repository::{CancelError, DynamoOrderRepository, ItemRepository, PlaceError};
+use crate::repository::{CancelError, DynamoOrderRepository, ItemRepository, PlaceError, ReplayRecord, Written};
 
 pub struct OrderService<R> {
     orders: DynamoOrderRepository,
     items: R,
-    /// Orders change items' stock: their cached copies are dropped after each placement or cancel.
-    item_cache: Arc<AnyCache>,
+    /// Orders change items' stock: their cached copies are fenced around each placement or cancel.
+    item_cache: Arc<ItemCache>,
 }
 
 /// An order line with a summary of its item as it is now (`null` once the item is gone or hidden).
@@ -39,17 +38,27 @@ pub struct OrderWithItems {
 }
 
 impl<R: ItemRepository> OrderService<R> {
-    pub fn new(orders: DynamoOrderRepository, items: R, item_cache: Arc<AnyCache>) -> Self {
+    pub fn new(orders: DynamoOrderRepository, items: R, item_cache: Arc<ItemCache>) -> Self {
         Self { orders, items, item_cache }
     }
 
-    async fn forget_cached(&self, lines: &[OrderLine]) {
-        for line in lines {
-            self.item_cache.delete(&cache_key(line.item_id)).await;
-        }
+    /// Runs a write that changes these lines' items between two fences of their cached copies
+    /// (see `cache`): refused with a 503 if the first cannot be set.
+    async fn fenced<T>(
+        &self,
+        lines: &[OrderLine],
+        write: impl Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, ApiError> {
+        let keys: Vec<String> = lines.iter().map(|line| cache_key(line.item_id)).collect();
+        fence(&self.item_cache, &keys).await?;
+        let outcome = write.await;
+        let _ = self.item_cache.fence(&keys).await;
+        outcome
     }
 
-    pub async fn place(
+    /// The order `request` would place, priced from the store (never the client); nothing is
+    /// written yet. 409 naming each line whose item the caller cannot see.
+    pub async fn prepare(
         &self,
         caller: &Principal,
         request: OrderRequest,
@@ -103,14 +112,21 @@ impl<R: ItemRepository> OrderService<R> {
             created_at: now,
             updated_at: now,
         };
-        match self.orders.place(&order, &lines, now).await {
-            Ok(()) => {
-                self.forget_cached(&lines).await;
-                Ok(OrderDetail { order, lines })
+        Ok(OrderDetail { order, lines })
+    }
+
+    /// Places a prepared order: the order, its lines, every stock change and the idempotency
+    /// record (if any) in one transaction.
+    pub async fn place(&self, placed: &OrderDetail, replay: Option<&ReplayRecord>) -> Result<Written<()>, ApiError> {
+        let order = &placed.order;
+        self.fenced(&placed.lines, async {
+            match self.orders.place(order, &placed.lines, order.created_at, replay).await {
+                Ok(written) => Ok(written),
+                Err(PlaceError::Lines(problems)) => Err(rejected(problems)),
+                Err(PlaceError::Store(error)) => Err(error.into()),
             }
-            Err(PlaceError::Lines(problems)) => Err(rejected(problems)),
-            Err(PlaceError::Store(error)) => Err(error.into()),
-        }
+        })
+        .await
     }
 
     /// The order with a summary of each line's item: one `Query` and one `BatchGetItem`.
@@ -145,19 +161,25 @@ impl<R: ItemRepository> OrderService<R> {
     }
 
     pub async fn cancel(&self, caller: &Principal, id: OrderId, now: Timestamp) -> Result<OrderDetail, ApiError> {
-        let cancelled = self.orders.cancel(id, caller.owner_scope(), now).await;
-        if let Ok(detail) = &cancelled {
-            self.forget_cached(&detail.lines).await;
-        }
-        cancelled.map_err(|error| match error {
-            CancelError::NotFound => ApiError::NotFound,
-            CancelError::AlreadyCancelled => ApiError::Conflict {
-                code: "already_cancelled",
-                message: "the order is already cancelled; its stock was returned once".to_owned(),
-                details: Vec::new(),
-            },
-            CancelError::Store(error) => error.into(),
-        })
+        // With a cache, the lines' items are fenced first; an order's lines never change.
+        let lines = match self.item_cache.enabled() {
+            true => self.orders.get(id).await?.map(|detail| detail.lines).unwrap_or_default(),
+            false => Vec::new(),
+        };
+        self.fenced(&lines, async { self.orders.cancel(id, caller.owner_scope(), now).await.map_err(cancel_error) })
+            .await
+    }
+}
+
+fn cancel_error(error: CancelError) -> ApiError {
+    match error {
+        CancelError::NotFound => ApiError::NotFound,
+        CancelError::AlreadyCancelled => ApiError::Conflict {
+            code: "already_cancelled",
+            message: "the order is already cancelled; its stock was returned once".to_owned(),
+            details: Vec::new(),
+        },
+        CancelError::Store(error) => error.into(),
     }
 }
 

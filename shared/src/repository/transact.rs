@@ -1,0 +1,67 @@
+//! `TransactWriteItems` with the two things every caller needs: a `ClientRequestToken`, and a
+//! reading of the cancellation reasons that tells our own committed resend, a broken condition and
+//! a busy store apart.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{CancellationReason, TransactWriteItem};
+
+use super::dynamo::classify;
+use super::{StoreError, WriteToken};
+
+/// Why a transaction did not commit.
+pub(super) enum Refused {
+    /// Cancelled; one reason per write, in order (`None` for writes that were fine).
+    Cancelled(Vec<CancellationReason>),
+    Store(StoreError),
+}
+
+/// Sends `writes` as one transaction. `attempt` numbers our own re-sends after conflicts: each gets
+/// its own client token, while the SDK's retries of one send share it (so on DynamoDB a resend of
+/// a committed attempt is answered as a success without writing again).
+pub(super) async fn transact(
+    client: &Client,
+    writes: Vec<TransactWriteItem>,
+    token: &WriteToken,
+    attempt: u32,
+    context: &'static str,
+) -> Result<(), Refused> {
+    let outcome = client
+        .transact_write_items()
+        .set_transact_items(Some(writes))
+        .client_request_token(format!("{}-{attempt}", token.as_str()))
+        .send()
+        .await;
+    match outcome.map_err(|error| error.into_service_error()) {
+        Ok(_) => Ok(()),
+        Err(TransactWriteItemsError::TransactionCanceledException(e)) => {
+            Err(Refused::Cancelled(e.cancellation_reasons.unwrap_or_default()))
+        }
+        Err(other) => Err(Refused::Store(classify(other, context))),
+    }
+}
+
+/// The condition of this write failed (as opposed to a conflict, throttling, or nothing wrong).
+pub(super) fn condition_failed(reason: Option<&CancellationReason>) -> bool {
+    reason.is_some_and(|reason| reason.code() == Some("ConditionalCheckFailed"))
+}
+
+/// A write whose condition failed because the record already carries `token`: an earlier attempt
+/// of this same write committed (its response was lost) and the SDK sent it again.
+pub(super) fn ours(reasons: &[CancellationReason], token: &WriteToken) -> bool {
+    reasons.iter().any(|reason| condition_failed(Some(reason)) && token.marks(reason.item()))
+}
+
+/// Every failing reason is a conflict with another transaction: worth retrying at once.
+pub(super) fn only_conflicts(reasons: &[CancellationReason]) -> bool {
+    let mut failing = reasons.iter().filter_map(|reason| reason.code()).filter(|code| *code != "None").peekable();
+    failing.peek().is_some() && failing.all(|code| code == "TransactionConflict")
+}
+
+/// Some write was refused for load (throttling, capacity, a conflict): the whole request is worth
+/// retrying later, a 503 rather than a 500.
+pub(super) fn busy(reasons: &[CancellationReason]) -> bool {
+    const BUSY: [&str; 4] =
+        ["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"];
+    reasons.iter().filter_map(|reason| reason.code()).any(|code| BUSY.contains(&code))
+}
