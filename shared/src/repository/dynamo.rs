@@ -7,8 +7,7 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem,
+    AttributeValue, CancellationReason, Delete, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use serde::Serialize;
 
@@ -16,7 +15,7 @@ use super::batch::{BatchRead, batch_get};
 use super::keys;
 use super::records::ItemRecord;
 use super::replays::{ReplayRecord, StoredReplay};
-use super::transact::{Refused, busy, condition_failed, ours, transact};
+use super::transact::{Refused, busy, condition_failed, ours, put_new, transact};
 use super::{ItemRepository, Precondition, StoreError, WriteGuard, WriteToken, Written};
 use crate::domain::{
     FieldSet, Item, ItemChanges, ItemField, ItemId, ItemPatch, ItemStatus, ItemView, ListQuery, Page, PagePosition,
@@ -61,15 +60,7 @@ impl ItemRepository for DynamoItemRepository {
                 Err(e) => Err(classify(e, "put item")),
             };
         };
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(record))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", keys::PK)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(failed("build put"))?;
-        let writes = vec![TransactWriteItem::builder().put(put).build(), replay.put(&self.table, &token)?];
+        let writes = vec![put_new(&self.table, record)?, replay.put(&self.table, &token)?];
         match transact(&self.client, writes, &token, 0, "create item").await {
             Ok(()) => Ok(Written::Done(())),
             Err(Refused::Store(error)) => Err(error),
@@ -277,16 +268,7 @@ impl ItemRepository for DynamoItemRepository {
         tombstone.insert(keys::ID.to_owned(), AttributeValue::S(id.to_string()));
         tombstone.insert(keys::INDEX_PENDING.to_owned(), AttributeValue::S(keys::PENDING.to_owned()));
         tombstone.insert(keys::WRITE_TOKEN.to_owned(), AttributeValue::S(token.as_str().to_owned()));
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(tombstone))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", keys::PK)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(failed("build put"))?;
-        let writes =
-            vec![TransactWriteItem::builder().delete(delete).build(), TransactWriteItem::builder().put(put).build()];
+        let writes = vec![TransactWriteItem::builder().delete(delete).build(), put_new(&self.table, tombstone)?];
         match transact(&self.client, writes, &token, 0, "delete item").await {
             Ok(()) => Ok(()),
             Err(Refused::Store(error)) => Err(error),

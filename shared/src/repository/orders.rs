@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, CancellationReason, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use serde::{Deserialize, Serialize};
 
 use super::batch::{BatchRead, batch_get};
 use super::dynamo::{cancelled, classify, failed};
 use super::replays::{ReplayRecord, StoredReplay};
-use super::transact::{Refused, busy, condition_failed, only_conflicts, ours, transact};
+use super::transact::{Refused, busy, condition_failed, only_conflicts, ours, put_new, transact};
 use super::{StoreError, WriteToken, Written, keys};
 use crate::domain::{
     ItemStatus, LineProblem, Money, Order, OrderDetail, OrderId, OrderLine, OrderStatus, OwnerId, Page, Timestamp,
@@ -278,16 +278,7 @@ impl DynamoOrderRepository {
 }
 
 fn put(table: &str, record: &impl Serialize) -> Result<TransactWriteItem, StoreError> {
-    let item = serde_dynamo::to_item(record).map_err(failed("encode order record"))?;
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(#pk)")
-        .expression_attribute_names("#pk", keys::PK)
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .build()
-        .map_err(failed("build put"))?;
-    Ok(TransactWriteItem::builder().put(put).build())
+    put_new(table, serde_dynamo::to_item(record).map_err(failed("encode order record"))?)
 }
 
 fn number(value: u64) -> AttributeValue {

@@ -2,12 +2,16 @@
 //! reading of the cancellation reasons that tells our own committed resend, a broken condition and
 //! a busy store apart.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{CancellationReason, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 
-use super::dynamo::classify;
-use super::{StoreError, WriteToken};
+use super::dynamo::{classify, failed};
+use super::{StoreError, WriteToken, keys};
 
 /// Why a transaction did not commit.
 pub(super) enum Refused {
@@ -39,6 +43,20 @@ pub(super) async fn transact(
         }
         Err(other) => Err(Refused::Store(classify(other, context))),
     }
+}
+
+/// A write that puts `record` only where nothing is stored yet; when that condition fails, the
+/// cancellation reason carries what is stored, so a resend can recognise its own committed attempt.
+pub(super) fn put_new(table: &str, record: HashMap<String, AttributeValue>) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(record))
+        .condition_expression("attribute_not_exists(#pk)")
+        .expression_attribute_names("#pk", keys::PK)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .build()
+        .map_err(failed("build put"))?;
+    Ok(TransactWriteItem::builder().put(put).build())
 }
 
 /// The condition of this write failed (as opposed to a conflict, throttling, or nothing wrong).
