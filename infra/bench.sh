@@ -3,8 +3,12 @@
 # (x86_64, and arm64 through infra/package.sh unless BENCH_ARM64=0), then runs:
 #   - infra/bench/lambda_bench.py: per function, under a local Lambda Runtime API: sizes, init time,
 #     first and warm invocation latency, CPU per warm invocation, peak RSS, DynamoDB calls per request;
+#     then cold starts as billed (TLS to the store, CPU quota of the memory size) against two reference
+#     functions it builds (BENCH_COLD=0 skips them);
+#   - infra/bench/local_stack.py: latency through `cargo lambda watch` and 200 concurrent orders
+#     (BENCH_LOCAL=0 skips it);
 #   - cargo bench: search latency at 1,000 and 10,000 items, and the index's cold load.
-# Prints tables and writes target/bench/lambda.json. Expect 10-15 minutes on a fresh clone.
+# Prints tables and writes target/bench/lambda.json. Expect 20-25 minutes on a fresh clone (the reference functions build from scratch).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -18,6 +22,13 @@ fi
 echo "==> release build (x86_64)"
 cargo build --release --workspace --bins 2>&1 | grep -vE '^\s+(Compiling|Finished)' || true
 python infra/bench/lambda_bench.py
+if [ "${BENCH_LOCAL:-1}" != 0 ]; then
+  echo "==> local stack through cargo lambda watch"
+  local_port="$(free_port)"
+  start_api "$local_port"
+  python infra/bench/local_stack.py "http://127.0.0.1:$local_port"
+  stop_api
+fi
 [ "${BENCH_SEARCH:-1}" != 0 ] || exit 0
 echo "==> search benchmark"
 cargo bench -p shared --bench search 2>&1 | grep -vE '^\s+(Compiling|Finished|Running)'

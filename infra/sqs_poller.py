@@ -1,11 +1,14 @@
 """Local stand-in for Lambda's SQS event source mapping (cargo lambda has no SQS poller).
 
-Long-polls the index queue on moto, hands each batch to the `index-worker` function served by
+Polls the index queue on moto, hands each batch to the `index-worker` function served by
 `cargo lambda watch` as a real SQS event, and deletes the messages the worker did not report in
 `batchItemFailures`; failed ones reappear after the visibility timeout, and after maxReceiveCount
 receives moto moves them to the dead-letter queue, as SQS does.
 
     python infra/sqs_poller.py QUEUE_URL http://127.0.0.1:9000
+
+Short polls only: moto serves one request at a time, so a long poll (WaitTimeSeconds > 0) would hold
+its only thread and stall every DynamoDB call of the API behind it. The wait happens here instead.
 """
 
 import json
@@ -14,6 +17,9 @@ import time
 import urllib.request
 
 import boto3
+
+# How long an empty queue is left alone: the most an index job waits locally before it is picked up.
+IDLE_SECONDS = 0.25
 
 
 def to_event(messages, queue_arn):
@@ -51,9 +57,10 @@ def main() -> None:
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     while True:
         messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, AttributeNames=["All"]
         ).get("Messages", [])
         if not messages:
+            time.sleep(IDLE_SECONDS)
             continue
         try:
             response = invoke(api, to_event(messages, queue_arn))

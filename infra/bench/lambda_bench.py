@@ -30,6 +30,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "infra"))
 from mint_token import local_secret, mint  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "infra" / "bench"))
+import cold_start  # noqa: E402
+
 TICKS = os.sysconf("SC_CLK_TCK")
 ENDPOINT = os.environ["AWS_ENDPOINT_URL"]
 
@@ -155,7 +158,7 @@ def proc_peak_rss_mb(pid):
     return 0.0
 
 
-def start_function(binary, env_overrides, wrapped=True):
+def start_function(binary, env_overrides, wrapped=True, preexec=None):
     api = RuntimeApi()
     env = dict(os.environ)
     env.update(env_overrides)
@@ -169,7 +172,9 @@ def start_function(binary, env_overrides, wrapped=True):
     })
     started = time.perf_counter()
     wrapper = os.environ.get("BENCH_WRAPPER", "").split() if wrapped else []
-    process = subprocess.Popen([*wrapper, str(binary)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [*wrapper, str(binary)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=preexec
+    )
     while api.first_next_at is None:
         if process.poll() is not None:
             raise RuntimeError(f"{binary} exited: {process.stderr.read().decode()[:500]}")
@@ -300,13 +305,21 @@ def main():
     # There is no in-container cache (it could not see other functions' writes): as deployed by
     # default, every GET is a DynamoDB GetItem, as in the samples the targets were set against.
     runs = [(name, name, {}) for name in order if name in functions]
+    # The references (built outside the workspace, as a user would): the same GET event, warm.
+    cold = os.environ.get("BENCH_COLD", "1") != "0"
+    references = cold_start.build_references() if cold else {}
+    for name in references:
+        scenarios[name] = scenarios["get-item"]
+    binaries = {name: release / name for name in functions}
+    binaries.update(references)
+    runs += [(name, name, {}) for name in references]
     for name, function, run_env in runs:
         make_event = scenarios[function]
         count = int(os.environ.get("BENCH_SLOW_INVOCATIONS", "500")) if function in slow else invocations
         count = count // 10 if function == "index-worker" else count
-        api, process, _ = start_function(release / function, dict(env, **run_env))
+        api, process, _ = start_function(binaries[function], dict(env, **run_env))
         first_seconds, body = api.invoke(make_event(0))
-        if function != "index-worker":
+        if function not in ("index-worker", "hello (reference)"):
             status = status_of(body)
             assert status and status < 400, f"{function}: first invocation answered {status}: {body[:300]!r}"
         cpu_before = proc_cpu_seconds(process.pid)
@@ -331,6 +344,13 @@ def main():
         if function == "index-worker":
             row["jobs_per_second"] = round(10 * count / (sum(latencies) / 1000), 1)
             row["cpu_us_per_job"] = round(row["cpu_us_per_invocation"] / 10, 1)
+
+    if cold:
+        cold_runs = int(os.environ.get("BENCH_COLD_RUNS", "20"))
+        measured = [name for name in ("get-item", "list-items", "create-item", "create-order") if name in functions]
+        cold_functions = [(name, binaries[name], scenarios[name], name) for name in [*references, *measured]]
+        for name, row in cold_start.run(cold_functions, env, start_function, stop, cold_runs).items():
+            results.setdefault(name, {"function": name}).update(row)
 
     proxy = CountingProxy(ENDPOINT)
     counted_env = dict(env, AWS_ENDPOINT_URL=proxy.url)
@@ -366,6 +386,13 @@ def main():
             return "—" if value is None else str(value)
         calls = f"{row['dynamodb_calls']} ({row['dynamodb_operations']})" if "dynamodb_calls" in row else "—"
         print(f"| {row['function']} | {f('size_x86_64_mb')} | {f('size_arm64_mb')} | {f('init_ms')} | {f('first_invocation_ms')} | {f('warm_p50_ms')} | {f('warm_p99_ms')} | {f('cpu_us_per_invocation')} | {f('peak_rss_mb')} | {f('invocations')} | {calls} |")
+    cold_rows = [row for row in (results[name] for name in sorted(results)) if "cold_total_ms" in row]
+    if cold_rows:
+        print("\nCold start as billed: TLS to the store (local CA), CPU quota = Lambda's share at the function's memory; median [min–max]\n")
+        print("| function | memory MB | CPU quota | runs | init ms | first invocation ms | init + first ms |")
+        print("|---|---|---|---|---|---|---|")
+        for row in cold_rows:
+            print(f"| {row['function']} | {row['memory_mb']} | {row['cpu_quota_percent']} % | {row['cold_runs']} | {row['cold_init_ms']} | {row['cold_first_ms']} | {row['cold_total_ms']} |")
     worker = results.get("index-worker", {})
     if "jobs_per_second" in worker:
         print(f"\nindex-worker: {worker['jobs_per_second']} jobs/s, {worker['cpu_us_per_job']} µs CPU per job (batches of 10)")

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ItemId;
@@ -51,5 +52,51 @@ impl IndexQueue {
                 }
             }
         }
+    }
+
+    /// Sends `jobs` ten to a `SendMessageBatch` call (SQS's maximum), retrying the entries a call
+    /// reports failed. Stops early, between calls, when less than `reserve` is left before the
+    /// invocation's deadline. Returns how many jobs were sent; the rest stay for a later run.
+    pub async fn enqueue_all(&self, jobs: &[IndexJob], reserve: Duration) -> Result<usize, String> {
+        let mut sent = 0;
+        for chunk in jobs.chunks(10) {
+            if crate::scope::deadline().is_some_and(|deadline| {
+                deadline.duration_since(std::time::SystemTime::now()).unwrap_or_default() < reserve
+            }) {
+                break;
+            }
+            let mut pending: Vec<(String, String)> = chunk
+                .iter()
+                .enumerate()
+                .map(|(index, job)| serde_json::to_string(job).map(|body| (index.to_string(), body)))
+                .collect::<Result<_, _>>()
+                .map_err(|e| e.to_string())?;
+            let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_millis(400), 2);
+            loop {
+                let entries = pending
+                    .iter()
+                    .map(|(id, body)| SendMessageBatchRequestEntry::builder().id(id).message_body(body).build())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| e.to_string())?;
+                let outcome = self.client.send_message_batch().queue_url(&self.url).set_entries(Some(entries)).send().await;
+                let reason = match outcome {
+                    Ok(output) => {
+                        let failed: Vec<&str> = output.failed().iter().map(|entry| entry.id()).collect();
+                        sent += pending.len() - failed.len();
+                        pending.retain(|(id, _)| failed.contains(&id.as_str()));
+                        if pending.is_empty() {
+                            break;
+                        }
+                        format!("{} entries failed", pending.len())
+                    }
+                    Err(error) => aws_sdk_sqs::error::DisplayErrorContext(&error).to_string(),
+                };
+                match backoff.next_delay() {
+                    Some(delay) => tokio::time::sleep(delay).await,
+                    None => return Err(reason),
+                }
+            }
+        }
+        Ok(sent)
     }
 }

@@ -179,3 +179,48 @@ async fn status_and_price_changes_move_items_between_listings() {
     assert_eq!(ids(archive.body["data"].as_array().unwrap()), [id_of(&cheap)]);
     assert_eq!(ids(by_price.body["data"].as_array().unwrap()), [id_of(&dear), id_of(&cheap)]);
 }
+
+#[tokio::test]
+async fn cursors_of_pages_that_end_on_hidden_rows_reveal_nothing() {
+    let app = spawn_app().await;
+    let visible = id_of(&app.create_as("alice", json!({"name": "Visible", "price": 1, "status": "active"})).await);
+    let mut drafts = Vec::new();
+    for n in 0..30 {
+        let body = json!({"name": format!("Secret {n}"), "price": 900_000_700 + n, "status": "draft"});
+        drafts.push(id_of(&app.create_as("bob", body).await));
+    }
+
+    let mut cursor: Option<String> = None;
+    let mut seen = Vec::new();
+    let mut cursors = Vec::new();
+    for _ in 0..40 {
+        let mut call = Call::list().set_query("limit", "1").query("sort", "price").query("order", "desc");
+        if let Some(cursor) = &cursor {
+            call = call.query("cursor", cursor);
+        }
+        let reply = app.send(call).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        seen.extend(reply.body["data"].as_array().unwrap().iter().map(id_of));
+        match reply.body["page"]["next_cursor"].as_str() {
+            Some(next) => {
+                cursors.push(next.to_owned());
+                cursor = Some(next.to_owned());
+            }
+            None => break,
+        }
+    }
+
+    assert_eq!(seen, [visible], "alice sees only what she may");
+    assert!(!cursors.is_empty(), "the drafts made pages end early");
+    for cursor in &cursors {
+        let decoded: String = cursor
+            .split('.')
+            .filter_map(|part| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).ok())
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .collect();
+        assert!(!decoded.contains("900000"), "a hidden price in {decoded:?}");
+        for draft in &drafts {
+            assert!(!decoded.contains(draft.as_str()), "a hidden id in {decoded:?}");
+        }
+    }
+}

@@ -15,6 +15,7 @@ mod create;
 mod delete;
 mod faults;
 mod fixtures;
+mod hardening;
 mod helpers;
 mod idempotency;
 mod list;

@@ -59,8 +59,7 @@ impl App {
                 principal
             }
         };
-        let mut count =
-            Box::pin(self.count((principal.user_id.as_str().to_owned(), Audience::Role(principal.role)), group));
+        let mut count = Box::pin(self.count(user_subject(&principal), group));
         if let Some(counted) = (&mut count).now_or_never() {
             counted?;
             return read(principal).await;
@@ -91,12 +90,17 @@ impl App {
 }
 
 /// Who a request is counted against: the principal, or (failed logins count too, which is what
-/// slows down token guessing) the client IP.
+/// slows down token guessing) the client IP. The two kinds never share a bucket: a user whose id
+/// reads like an address is still `user:…`.
 fn rate_subject(request: &Request, authenticated: &Result<Principal, ApiError>) -> (String, Audience) {
     match authenticated {
-        Ok(principal) => (principal.user_id.as_str().to_owned(), Audience::Role(principal.role)),
+        Ok(principal) => user_subject(principal),
         Err(_) => (format!("ip:{}", client_ip(request)), Audience::Anonymous),
     }
+}
+
+fn user_subject(principal: &Principal) -> (String, Audience) {
+    (format!("user:{}", principal.user_id.as_str()), Audience::Role(principal.role))
 }
 
 /// The caller's IP as API Gateway saw it (not a client-supplied `X-Forwarded-For`).

@@ -1,34 +1,39 @@
-//! Opaque, signed pagination cursors. A cursor names where a page ended and the query it belongs
-//! to; an HMAC makes tampering, or reuse with a different filter or sort, a clear 400.
+//! Opaque pagination cursors. A cursor names where a page ended and the query it belongs to,
+//! sealed with AES-256-GCM-SIV: nothing in it can be read (a page that ends on a row the caller may
+//! not see reveals neither its id, nor its price, nor its creation time), and tampering, or reuse
+//! with a different filter or sort (the query is the associated data), is a clear 400.
 
-use aws_lc_rs::{constant_time, hmac};
+use aws_lc_rs::aead::{AES_256_GCM_SIV, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::{hmac, rand};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::domain::{ItemId, ListQuery, Money, OrderId, PagePosition};
 use crate::error::ApiError;
 
-const VERSION: &str = "v1";
-/// 128 bits of the HMAC-SHA256 tag: plenty against forgery, and keeps cursors short.
-const TAG_BYTES: usize = 16;
+/// Bound into every cursor, so a later format is never mistaken for this one.
+const VERSION: &str = "v2";
 
 pub struct CursorCodec {
-    key: hmac::Key,
+    key: LessSafeKey,
 }
 
 impl CursorCodec {
+    /// The sealing key is derived from `secret` for this purpose alone.
     pub fn new(secret: &[u8]) -> Self {
-        Self { key: hmac::Key::new(hmac::HMAC_SHA256, secret) }
+        let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret), b"pagination-cursor-aead/v2");
+        let key = UnboundKey::new(&AES_256_GCM_SIV, derived.as_ref()).expect("a 32-byte key fits AES-256");
+        Self { key: LessSafeKey::new(key) }
     }
 
     /// An item-list cursor: valid only for the same status filter, sort field and order.
     pub fn encode(&self, query: &ListQuery, position: PagePosition) -> String {
         let price = position.price.map_or_else(|| "-".to_owned(), |price| price.get().to_string());
-        self.sign(&item_scope(query), &format!("{}|{price}", position.id))
+        self.seal(&item_scope(query), &format!("{}|{price}", position.id))
     }
 
     pub fn decode(&self, cursor: &str, query: &ListQuery) -> Result<PagePosition, ApiError> {
-        let position = self.verify(cursor, &item_scope(query)).and_then(|position| {
+        let position = self.open(cursor, &item_scope(query)).and_then(|position| {
             let (id, price) = position.split_once('|')?;
             let price = match price {
                 "-" => None,
@@ -41,29 +46,40 @@ impl CursorCodec {
 
     /// An order-list cursor: the id of the last order on the page.
     pub fn encode_order(&self, id: OrderId) -> String {
-        self.sign(ORDER_SCOPE, &id.to_string())
+        self.seal(ORDER_SCOPE, &id.to_string())
     }
 
     pub fn decode_order(&self, cursor: &str) -> Result<OrderId, ApiError> {
-        self.verify(cursor, ORDER_SCOPE).and_then(|id| ItemId::parse(&id)).ok_or_else(invalid_cursor)
+        self.open(cursor, ORDER_SCOPE).and_then(|id| ItemId::parse(&id)).ok_or_else(invalid_cursor)
     }
 
-    fn sign(&self, scope: &str, position: &str) -> String {
-        let payload = format!("{VERSION}|{scope}|{position}");
-        let tag = hmac::sign(&self.key, payload.as_bytes());
-        format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(&tag.as_ref()[..TAG_BYTES]))
+    /// base64url(nonce ‖ ciphertext ‖ tag). GCM-SIV stays safe even if a random nonce repeats.
+    fn seal(&self, scope: &str, position: &str) -> String {
+        let mut nonce = [0_u8; NONCE_LEN];
+        // The system's random source failing leaves a zero nonce: still sealed, as GCM-SIV allows.
+        let _ = rand::fill(&mut nonce);
+        let mut sealed = position.as_bytes().to_vec();
+        let aad = Aad::from(format!("{VERSION}|{scope}"));
+        if self.key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), aad, &mut sealed).is_err() {
+            // Only for inputs over AES-GCM-SIV's size limit, which a position never reaches.
+            return String::new();
+        }
+        let mut cursor = nonce.to_vec();
+        cursor.extend_from_slice(&sealed);
+        URL_SAFE_NO_PAD.encode(cursor)
     }
 
     /// The position, if the cursor is authentic and was made for `scope`.
-    fn verify(&self, cursor: &str, scope: &str) -> Option<String> {
-        let (payload_b64, tag_b64) = cursor.split_once('.')?;
-        let payload = URL_SAFE_NO_PAD.decode(payload_b64).ok()?;
-        let tag = URL_SAFE_NO_PAD.decode(tag_b64).ok()?;
-        let expected = hmac::sign(&self.key, &payload);
-        constant_time::verify_slices_are_equal(&expected.as_ref()[..TAG_BYTES], &tag).ok()?;
-        let payload = String::from_utf8(payload).ok()?;
-        let position = payload.strip_prefix(VERSION)?.strip_prefix('|')?.strip_prefix(scope)?.strip_prefix('|')?;
-        Some(position.to_owned())
+    fn open(&self, cursor: &str, scope: &str) -> Option<String> {
+        let mut bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+        if bytes.len() < NONCE_LEN {
+            return None;
+        }
+        let mut sealed = bytes.split_off(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(&bytes).ok()?;
+        let aad = Aad::from(format!("{VERSION}|{scope}"));
+        let position = self.key.open_in_place(nonce, aad, &mut sealed).ok()?;
+        String::from_utf8(position.to_vec()).ok()
     }
 }
 
@@ -131,12 +147,33 @@ mod tests {
         let codec = CursorCodec::new(b"k");
         let query = ListQuery::default();
         let cursor = codec.encode(&query, position());
-        let (payload, tag) = cursor.split_once('.').unwrap();
-        let forged_payload = URL_SAFE_NO_PAD
-            .encode(String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap().replace("|250", "|999"));
-        for bad in [format!("{forged_payload}.{tag}"), "abc".to_owned(), "a.b".to_owned(), String::new()] {
+        let mut flipped = URL_SAFE_NO_PAD.decode(&cursor).unwrap();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        let mut flipped_body = URL_SAFE_NO_PAD.decode(&cursor).unwrap();
+        flipped_body[NONCE_LEN] ^= 1;
+        for bad in [
+            URL_SAFE_NO_PAD.encode(flipped),
+            URL_SAFE_NO_PAD.encode(flipped_body),
+            "abc".to_owned(),
+            "a.b".to_owned(),
+            String::new(),
+        ] {
             assert!(codec.decode(&bad, &query).is_err(), "{bad:?} must be rejected");
         }
         assert!(CursorCodec::new(b"other key").decode(&cursor, &query).is_err());
+    }
+
+    #[test]
+    fn a_cursor_reveals_nothing_of_its_position() {
+        let codec = CursorCodec::new(b"k");
+        let position = position();
+        let cursor = codec.encode(&ListQuery::default(), position);
+        let bytes = URL_SAFE_NO_PAD.decode(&cursor).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in [position.id.to_string(), "250".to_owned(), "items".to_owned()] {
+            assert!(!text.contains(&secret), "{secret} readable in {text:?}");
+        }
+        assert_ne!(codec.encode(&ListQuery::default(), position), cursor, "each cursor has its own nonce");
     }
 }

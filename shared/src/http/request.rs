@@ -107,12 +107,87 @@ pub fn json_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("empty_body", "the request body is empty; send a JSON object"));
     }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(object)) => Ok(object),
+    match serde_json::from_slice::<StrictJson>(body) {
+        Ok(StrictJson(Value::Object(object))) => Ok(object),
         Ok(_) => Err(ApiError::bad_request("invalid_body", "the request body must be a JSON object")),
-        Err(error) => {
-            Err(ApiError::bad_request("invalid_json", format!("the request body is not valid JSON: {error}")))
+        Err(error) => match error.to_string().strip_prefix(DUPLICATE_KEY).and_then(|rest| rest.rsplit_once(" at line ")) {
+            Some((key, _)) => Err(ApiError::bad_request(
+                "duplicate_field",
+                format!("the field {key:?} appears more than once; send each field once"),
+            )),
+            None => Err(ApiError::bad_request("invalid_json", format!("the request body is not valid JSON: {error}"))),
+        },
+    }
+}
+
+/// Starts the parse error of an object that names a key twice (followed by the key).
+const DUPLICATE_KEY: &str = "duplicate key: ";
+
+/// JSON as `serde_json::Value`, except that an object naming a key twice, at any depth, is an error
+/// rather than the last value silently winning: nothing a client sent is dropped unseen.
+struct StrictJson(Value);
+
+impl<'de> serde::Deserialize<'de> for StrictJson {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(StrictJson)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut values = Vec::new();
+        while let Some(StrictJson(value)) = seq.next_element()? {
+            values.push(value);
         }
+        Ok(Value::Array(values))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("{DUPLICATE_KEY}{key}")));
+            }
+            let StrictJson(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
     }
 }
 
@@ -120,6 +195,8 @@ fn is_json(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
+
+const MAX_IF_MATCH_TAGS: usize = 100;
 
 /// `If-Match`: absent or `*` means "must exist"; otherwise the stored version must be one of the
 /// listed strong ETags. Weak ETags never match (RFC 9110 uses strong comparison for If-Match).
@@ -134,8 +211,16 @@ pub fn precondition(request: &Request) -> Result<Precondition, ApiError> {
     if values.is_empty() {
         return Ok(Precondition::Exists);
     }
+    let tags: Vec<&str> = values.iter().flat_map(|value| value.split(',')).map(str::trim).collect();
+    // DynamoDB takes at most 100 operands in one `IN`; a longer list is the client's mistake.
+    if tags.len() > MAX_IF_MATCH_TAGS {
+        return Err(ApiError::bad_request(
+            "invalid_if_match",
+            format!("If-Match may list at most {MAX_IF_MATCH_TAGS} entity tags"),
+        ));
+    }
     let mut versions = Vec::new();
-    for tag in values.iter().flat_map(|value| value.split(',')).map(str::trim) {
+    for tag in tags {
         match tag {
             "*" => return Ok(Precondition::Exists),
             weak if weak.starts_with("W/") => {}

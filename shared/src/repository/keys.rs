@@ -113,10 +113,12 @@ pub fn profile_key(user: &OwnerId) -> HashMap<String, AttributeValue> {
 }
 
 /// Idempotency records are scoped to the caller and the route, so two users (or two routes)
-/// using the same key never collide.
+/// using the same key never collide. The user id is length-prefixed: ids and keys may both hold
+/// `#`, and user `a#b` with key `c` must not meet user `a` with key `b#c`.
 pub fn idempotency_key(scope: &str, user: &OwnerId, key: &str) -> HashMap<String, AttributeValue> {
+    let user = user.as_str();
     HashMap::from([
-        (PK.to_owned(), AttributeValue::S(format!("IDEMPOTENCY#{scope}#{}#{key}", user.as_str()))),
+        (PK.to_owned(), AttributeValue::S(format!("IDEMPOTENCY#{scope}#{}:{user}#{key}", user.len()))),
         (SK.to_owned(), AttributeValue::S("IDEMPOTENCY".to_owned())),
     ])
 }

@@ -16,7 +16,7 @@ use super::replays::{ReplayRecord, StoredReplay};
 use super::transact::{Refused, busy, condition_failed, only_conflicts, ours, put_new, transact};
 use super::{StoreError, WriteToken, Written, keys};
 use crate::domain::{
-    ItemStatus, LineProblem, Money, Order, OrderDetail, OrderId, OrderLine, OrderStatus, OwnerId, Page, Timestamp,
+    ItemStatus, LineProblem, MAX_SAFE_INTEGER, Money, Order, OrderDetail, OrderId, OrderLine, OrderStatus, OwnerId, Page, Timestamp,
 };
 use crate::retry::Backoff;
 
@@ -37,6 +37,8 @@ impl From<StoreError> for PlaceError {
 pub enum CancelError {
     NotFound,
     AlreadyCancelled,
+    /// Returning this (1-based) line's quantity would take its item's stock past 2^53 - 1.
+    StockLimit(u32),
     Store(StoreError),
 }
 
@@ -265,6 +267,13 @@ impl DynamoOrderRepository {
             }
             if condition_failed(reasons.first()) {
                 return Err(CancelError::AlreadyCancelled);
+            }
+            // An item still there whose stock cannot take the quantity back.
+            let full = reasons.iter().skip(1).position(|reason| condition_failed(Some(reason)) && reason.item().is_some());
+            if let Some(index) = full {
+                let returned: Vec<&OrderLine> =
+                    detail.lines.iter().filter(|line| existing.contains(&line.item_id.to_string())).collect();
+                return Err(CancelError::StockLimit(returned.get(index).map_or(0, |line| line.line)));
             }
             // A conflict, throttling, or an item deleted since we looked: read again and retry.
             match backoff.next_delay() {

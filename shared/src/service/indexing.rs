@@ -9,6 +9,9 @@ use crate::queue::{IndexJob, IndexOp, IndexQueue};
 use crate::repository::{DELETED_VERSION, DynamoVectorRepository, ItemRepository, StoreError};
 use crate::search::{IndexEntry, TextEmbedder, item_text};
 
+/// How much of the invocation a reconcile leaves unused, to answer before the function times out.
+const RECONCILE_RESERVE: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub struct Indexer<R> {
     items: R,
     vectors: DynamoVectorRepository,
@@ -75,17 +78,22 @@ impl<R: ItemRepository> Indexer<R> {
             context: "reindex needs INDEX_QUEUE_URL",
             source: "no index queue configured".into(),
         })?;
-        let mut enqueued = 0;
-        for pending in self.vectors.pending(limit).await? {
-            let op = if pending.deleted { IndexOp::Delete } else { IndexOp::Upsert };
-            let job = IndexJob { item_id: pending.id, version: pending.version, op };
-            queue
-                .enqueue(&job)
-                .await
-                .map_err(|reason| ApiError::Internal { context: "enqueue reindex job", source: reason.into() })?;
-            enqueued += 1;
-        }
-        Ok(enqueued)
+        let jobs: Vec<IndexJob> = self
+            .vectors
+            .pending(limit)
+            .await?
+            .into_iter()
+            .map(|pending| IndexJob {
+                item_id: pending.id,
+                version: pending.version,
+                op: if pending.deleted { IndexOp::Delete } else { IndexOp::Upsert },
+            })
+            .collect();
+        // Whatever is not sent before the deadline nears stays marked, for the next run.
+        queue
+            .enqueue_all(&jobs, RECONCILE_RESERVE)
+            .await
+            .map_err(|reason| ApiError::Internal { context: "enqueue reindex jobs", source: reason.into() })
     }
 }
 

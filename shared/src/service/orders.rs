@@ -179,6 +179,13 @@ fn cancel_error(error: CancelError) -> ApiError {
             message: "the order is already cancelled; its stock was returned once".to_owned(),
             details: Vec::new(),
         },
+        CancelError::StockLimit(line) => ApiError::Conflict {
+            code: "stock_limit",
+            message: format!(
+                "line {line}: returning its quantity would take the item's stock past {MAX_SAFE_INTEGER}; nothing was changed"
+            ),
+            details: Vec::new(),
+        },
         CancelError::Store(error) => error.into(),
     }
 }

@@ -1,0 +1,274 @@
+"""Cold start as Lambda bills it: TLS to the store, and the CPU share of the function's memory size.
+
+Used by lambda_bench.py. Puts a TLS terminator with a locally generated CA in front of moto (the
+functions trust that one root, as deployed functions trust the compiled-in Amazon roots), runs each
+function under a CPU quota equal to Lambda's share at its configured memory (1,769 MB = one vCPU, so
+128 MB = 7.2 % of one), and measures init (process start -> first request for an event), the first
+invocation, and their sum over repeated cold starts. Two reference functions are built here, outside
+the workspace, the way a user would write them: a lambda_runtime hello world (no SDK, no I/O) and a
+plain lambda_http + aws_config::load_from_env + GetItem function on the SDK's default features.
+"""
+
+import asyncio
+import datetime
+import os
+import pathlib
+import ssl
+import statistics
+import subprocess
+import threading
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+OUT = ROOT / "target" / "bench"
+# Lambda allocates CPU in proportion to memory: 1,769 MB is one full vCPU.
+MB_PER_VCPU = 1769
+PERIOD_US = 100_000
+
+REFERENCE_CARGO = """[package]
+name = "bench-references"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+# Its own workspace: built as a user would build it, not as a member of this project.
+[workspace]
+
+[dependencies]
+lambda_runtime = "1"
+lambda_http = "1"
+aws-config = { version = "1", features = ["behavior-version-latest"] }
+aws-sdk-dynamodb = "1"
+tokio = { version = "1", features = ["macros"] }
+serde_json = "1"
+
+[profile.release]
+strip = "symbols"
+"""
+
+HELLO = """use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move { Ok::<_, Error>(event.payload) })).await
+}
+"""
+
+PLAIN_SDK = """use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_http::{service_fn, Body, Error, Request, RequestExt, Response};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let config = aws_config::load_from_env().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = std::env::var("TABLE_NAME")?;
+    lambda_http::run(service_fn(|request: Request| {
+        let (client, table) = (client.clone(), table.clone());
+        async move {
+            let id = request.path_parameters_ref().and_then(|p| p.first("id")).unwrap_or_default().to_owned();
+            let output = client
+                .get_item()
+                .table_name(table)
+                .key("pk", AttributeValue::S(format!("ITEM#{id}")))
+                .key("sk", AttributeValue::S("ITEM".to_owned()))
+                .consistent_read(true)
+                .send()
+                .await?;
+            let mut item = serde_json::Map::new();
+            for (name, value) in output.item.unwrap_or_default() {
+                let value = match value {
+                    AttributeValue::S(s) => serde_json::Value::String(s),
+                    AttributeValue::N(n) => serde_json::from_str(&n).unwrap_or(serde_json::Value::Null),
+                    _ => serde_json::Value::Null,
+                };
+                item.insert(name, value);
+            }
+            let body = serde_json::json!({ "success": true, "data": item }).to_string();
+            Ok::<_, Error>(Response::builder().status(200).body(Body::Text(body))?)
+        }
+    }))
+    .await
+}
+"""
+
+
+def build_references():
+    """Builds the two reference functions (release) and returns {name: binary}."""
+    project = OUT / "references"
+    (project / "src" / "bin").mkdir(parents=True, exist_ok=True)
+    (project / "Cargo.toml").write_text(REFERENCE_CARGO)
+    (project / "src" / "bin" / "hello.rs").write_text(HELLO)
+    (project / "src" / "bin" / "plain-sdk.rs").write_text(PLAIN_SDK)
+    env = dict(os.environ, CARGO_TARGET_DIR=str(project / "target"))
+    # As users get it today: AWS-LC with CPU Jitter entropy (this workspace's config turns it off).
+    env["AWS_LC_SYS_NO_JITTER_ENTROPY"] = "0"
+    print("==> building the reference functions (hello world; plain SDK GetItem)", flush=True)
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=project, env=env, check=True)
+    release = project / "target" / "release"
+    return {"hello (reference)": release / "hello", "plain SDK GetItem (reference)": release / "plain-sdk"}
+
+
+def make_certificates():
+    """A CA and a server certificate for localhost/127.0.0.1, signed by it. Returns (ca, cert, key) paths."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    directory = OUT / "tls"
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench local CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                     encipher_only=False, decipher_only=False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    import ipaddress
+    cert = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = directory / "ca.pem", directory / "server.pem", directory / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return paths
+
+
+class TlsTerminator:
+    """HTTPS on 127.0.0.1 in front of a plain-HTTP upstream: decrypts and pipes bytes both ways."""
+
+    def __init__(self, upstream, cert, key):
+        self.upstream_host, self.upstream_port = upstream.split("//", 1)[1].split(":")
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        async def start():
+            self.server = await asyncio.start_server(self.serve, "127.0.0.1", 0, ssl=context)
+            self.port = self.server.sockets[0].getsockname()[1]
+            ready.set()
+
+        threading.Thread(target=lambda: (self.loop.run_until_complete(start()), self.loop.run_forever()), daemon=True).start()
+        ready.wait()
+        self.url = f"https://localhost:{self.port}"
+
+    async def serve(self, client_reader, client_writer):
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(self.upstream_host, int(self.upstream_port))
+        except OSError:
+            client_writer.close()
+            return
+
+        async def pipe(reader, writer):
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except (ConnectionError, ssl.SSLError, OSError):
+                pass
+            finally:
+                try:
+                    writer.close()
+                except Exception:
+                    pass
+
+        await asyncio.gather(pipe(client_reader, upstream_writer), pipe(upstream_reader, client_writer))
+
+    def close(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def memory_sizes():
+    """MemorySize per function binary from template.yaml (Globals apply unless a function sets its own)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    # CloudFormation's short-form intrinsics (!Ref, !Sub, ...): keep them as plain values.
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=Loader)
+    default = template["Globals"]["Function"].get("MemorySize", 128)
+    sizes = {}
+    for resource in template["Resources"].values():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            binary = resource.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+            if binary:
+                sizes[binary] = resource["Properties"].get("MemorySize", default)
+    return sizes, default
+
+
+class CpuQuota:
+    """A cgroup limiting its processes to `share` of one CPU (cgroup v1 cpu controller, or v2 cpu.max)."""
+
+    def __init__(self, name, memory_mb):
+        self.quota_us = max(1000, round(PERIOD_US * memory_mb / MB_PER_VCPU))
+        v1 = pathlib.Path("/sys/fs/cgroup/cpu")
+        if (v1 / "cpu.cfs_quota_us").exists():
+            self.path = v1 / name
+            self.path.mkdir(exist_ok=True)
+            (self.path / "cpu.cfs_period_us").write_text(str(PERIOD_US))
+            (self.path / "cpu.cfs_quota_us").write_text(str(self.quota_us))
+        else:
+            self.path = pathlib.Path("/sys/fs/cgroup") / name
+            self.path.mkdir(exist_ok=True)
+            (self.path / "cpu.max").write_text(f"{self.quota_us} {PERIOD_US}")
+
+    def enter(self):
+        """For subprocess's preexec_fn: moves the new process into the cgroup before it execs."""
+        (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def remove(self):
+        try:
+            self.path.rmdir()
+        except OSError:
+            pass
+
+
+def run(functions, env, start_function, stop, runs):
+    """Cold starts of each (name, binary, event maker) under its quota, through TLS; returns rows."""
+    ca, cert, key = make_certificates()
+    tls = TlsTerminator(env["AWS_ENDPOINT_URL"], str(cert), str(key))
+    sizes, default_mb = memory_sizes()
+    tls_env = dict(env, AWS_ENDPOINT_URL=tls.url, AWS_TLS_ROOTS="system", SSL_CERT_FILE=str(ca))
+    rows = {}
+    for name, binary, make_event, function in functions:
+        memory_mb = sizes.get(function, default_mb)
+        quota = CpuQuota(f"bench-{memory_mb}mb", memory_mb)
+        inits, firsts, totals = [], [], []
+        for n in range(runs):
+            api, process, init_ms = start_function(binary, tls_env, preexec=quota.enter)
+            first_seconds, body = api.invoke(make_event(n))
+            stop(process)
+            api.close()
+            inits.append(init_ms)
+            firsts.append(first_seconds * 1000)
+            totals.append(init_ms + first_seconds * 1000)
+        summary = lambda values: f"{statistics.median(values):.1f} [{min(values):.1f}–{max(values):.1f}]"
+        rows[name] = {
+            "memory_mb": memory_mb,
+            "cpu_quota_percent": round(100 * quota.quota_us / PERIOD_US, 1),
+            "cold_runs": runs,
+            "cold_init_ms": summary(inits),
+            "cold_first_ms": summary(firsts),
+            "cold_total_ms": summary(totals),
+            "cold_total_median_ms": round(statistics.median(totals), 1),
+        }
+        print(f"cold start as billed, {name}: {rows[name]}", flush=True)
+        quota.remove()
+    tls.close()
+    return rows
