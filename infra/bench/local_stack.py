@@ -30,7 +30,7 @@ def call(api, token, method, path, body=None):
         request.add_header("content-type", "application/json")
     started = time.perf_counter()
     try:
-        with urllib.request.urlopen(request, timeout=120) as response:
+        with urllib.request.urlopen(request, timeout=600) as response:
             status, payload = response.status, response.read()
     except urllib.error.HTTPError as error:
         status, payload = error.code, error.read()
@@ -62,6 +62,12 @@ def main():
             latencies.append(ms)
         rows.append((name, statistics.median(latencies), max(latencies)))
 
+    print(f"\nLocal stack (cargo lambda watch, debug builds, moto, SQS poller running), {SAMPLES} sequential calls each:\n")
+    print("| route | p50 ms | max ms |")
+    print("|---|---|---|")
+    for name, p50, worst in rows:
+        print(f"| {name} | {p50:.1f} | {worst:.1f} |", flush=True)
+
     # Ten buyers, twenty orders each: under the default per-user write limit (120/min).
     buyers = [mint(secret, f"local-buyer-{n}", "user", int(time.time()) + 3600) for n in range(10)]
     order = lambda n: call(api, buyers[n % len(buyers)], "POST", "/api/orders", {"lines": [{"item_id": item, "quantity": 1}]})[0]
@@ -71,11 +77,6 @@ def main():
     elapsed = time.perf_counter() - started
     _, _, stored = call(api, seller, "GET", f"/api/items/{item}")
 
-    print(f"\nLocal stack (cargo lambda watch, debug builds, moto, SQS poller running), {SAMPLES} sequential calls each:\n")
-    print("| route | p50 ms | max ms |")
-    print("|---|---|---|")
-    for name, p50, worst in rows:
-        print(f"| {name} | {p50:.1f} | {worst:.1f} |")
     answered = {code: statuses.count(code) for code in sorted(set(statuses))}
     print(f"\n{CONCURRENT_ORDERS} concurrent orders: {elapsed:.1f} s, statuses {answered}, stock now {stored['data']['stock']}")
 

@@ -44,6 +44,10 @@ async fn serve_jwks() -> (String, Arc<AtomicUsize>) {
 
 async fn spawn_jwks_app() -> (Arc<TestApp>, Arc<AtomicUsize>) {
     let (url, hits) = serve_jwks().await;
+    (jwks_app(url).await, hits)
+}
+
+async fn jwks_app(url: String) -> Arc<TestApp> {
     let config = TokenConfig {
         algorithms: vec![Algorithm::RS256, Algorithm::ES256],
         hmac_secret: None,
@@ -54,7 +58,7 @@ async fn spawn_jwks_app() -> (Arc<TestApp>, Arc<AtomicUsize>) {
         jwks_cache_ttl: Duration::from_secs(600),
         jwks_min_refresh_interval: Duration::from_secs(30),
     };
-    (spawn_app_with(AuthConfig::Verify(config)).await, hits)
+    spawn_app_with(AuthConfig::Verify(config)).await
 }
 
 fn now() -> u64 {
@@ -188,4 +192,45 @@ async fn each_unknown_kid_refreshes_once_when_the_interval_allows() {
     }
 
     assert_eq!(hits.load(Ordering::SeqCst), 1 + 3, "one refresh per unknown kid, never a retry loop");
+}
+
+#[tokio::test]
+async fn an_identity_provider_that_cannot_be_reached_is_a_503_not_a_401_or_500() {
+    let app = jwks_app("http://127.0.0.1:1/.well-known/jwks.json".to_owned()).await;
+    let token = rs256("rsa-1", "rsa.pem", &claims());
+
+    let cold = app.send(Call::list().bearer(&token)).await;
+    let within_the_refresh_interval = app.send(Call::list().bearer(&token)).await;
+
+    assert_eq!((cold.status, cold.header("retry-after")), (503, Some("1")));
+    assert_eq!(within_the_refresh_interval.status, 503, "still the provider's outage, not a bad token");
+}
+
+#[tokio::test]
+async fn a_key_set_whose_body_never_ends_is_cut_off_by_one_deadline() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/.well-known/jwks.json", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = vec![0_u8; 4096];
+                let _ = socket.read(&mut request).await;
+                // Headers at once, then a body that trickles forever.
+                let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n{\"keys\":").await;
+                loop {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    if socket.write_all(b" ").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let app = jwks_app(url).await;
+
+    let reply = tokio::time::timeout(Duration::from_secs(20), app.send(Call::list().bearer(&rs256("rsa-1", "rsa.pem", &claims()))))
+        .await
+        .expect("the fetch gives up at its deadline instead of waiting for the body");
+
+    assert_eq!(reply.status, 503);
 }

@@ -112,3 +112,18 @@ async fn reindex_sends_ten_jobs_to_a_call() {
     let (processed, failed) = app.run_index_worker().await;
     assert_eq!((processed, failed), (24, 0), "the writes' own jobs and the reindex's");
 }
+
+#[tokio::test]
+async fn names_that_hide_or_reorder_text_are_refused_and_text_is_stored_in_nfc() {
+    let app = spawn_app().await;
+    for name in ["\u{200B}", "\u{202E}gnp.exe", "a\u{2028}b", "x\u{E000}"] {
+        let reply = app.send(Call::create(json!({"name": name, "price": 1}))).await;
+        assert_eq!((reply.status, reply.bad_fields()), (400, vec![("name".into(), "invalid".into())]), "{name:?}");
+    }
+    let bidi = app.send(Call::create(json!({"name": "ok", "description": "\u{202E}evil", "price": 1}))).await;
+    assert_eq!(bidi.bad_fields(), [("description".into(), "invalid".into())]);
+    assert_eq!(app.item_count().await, 0, "nothing written");
+
+    let created = app.create_as("alice", json!({"name": "cafe\u{301}", "price": 1})).await;
+    assert_eq!(created["name"], "caf\u{e9}");
+}

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use ulid::Ulid;
 
-use super::{FieldError, Timestamp};
+use super::{FieldError, Timestamp, text};
 
 /// Largest integer a JSON client (JavaScript's `Number`) reads back exactly: 2^53 - 1.
 pub const MAX_SAFE_INTEGER: u64 = 9_007_199_254_740_991;
@@ -47,24 +47,21 @@ impl<'de> Deserialize<'de> for ItemId {
     }
 }
 
-/// 1..=200 characters after trimming, no control characters.
+/// 1..=200 characters after trimming and NFC, visible characters only (see `text::name`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ItemName(String);
 
 impl ItemName {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
+        let text = text::name(raw).map_err(|(code, message)| FieldError::new("name", code, message))?;
+        if text.is_empty() {
             return Err(FieldError::new("name", "required", "must not be empty"));
         }
-        if trimmed.chars().count() > NAME_MAX_CHARS {
+        if text.chars().count() > NAME_MAX_CHARS {
             return Err(FieldError::new("name", "too_long", format!("must be at most {NAME_MAX_CHARS} characters")));
         }
-        if trimmed.chars().any(char::is_control) {
-            return Err(FieldError::new("name", "invalid", "must not contain control characters"));
-        }
-        Ok(Self(trimmed.to_owned()))
+        Ok(Self(text))
     }
 
     pub fn as_str(&self) -> &str {
@@ -72,28 +69,22 @@ impl ItemName {
     }
 }
 
-/// At most 5000 characters; line breaks and tabs allowed, other control characters not.
+/// At most 5000 characters after NFC; line breaks and tabs allowed (see `text::description`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Description(String);
 
 impl Description {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        if raw.chars().count() > DESCRIPTION_MAX_CHARS {
+        let text = text::description(raw).map_err(|(code, message)| FieldError::new("description", code, message))?;
+        if text.chars().count() > DESCRIPTION_MAX_CHARS {
             return Err(FieldError::new(
                 "description",
                 "too_long",
                 format!("must be at most {DESCRIPTION_MAX_CHARS} characters"),
             ));
         }
-        if raw.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
-            return Err(FieldError::new(
-                "description",
-                "invalid",
-                "must not contain control characters other than line breaks and tabs",
-            ));
-        }
-        Ok(Self(raw.to_owned()))
+        Ok(Self(text))
     }
 
     pub fn as_str(&self) -> &str {

@@ -6,6 +6,7 @@ mod item;
 mod listing;
 mod order;
 mod profile;
+mod text;
 mod time;
 
 pub use access::{Permission, Principal, Role};

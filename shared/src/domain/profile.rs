@@ -16,8 +16,8 @@ impl Profile {
     /// The display name comes from the token's `name` claim when it has a usable one, else the id.
     pub fn for_user(id: &OwnerId, name_claim: Option<&str>) -> Self {
         let display_name = name_claim
-            .map(str::trim)
-            .filter(|name| !name.is_empty() && !name.chars().any(char::is_control))
+            .and_then(|name| super::text::name(name).ok())
+            .filter(|name| !name.is_empty())
             .map(|name| name.chars().take(DISPLAY_NAME_MAX_CHARS).collect())
             .unwrap_or_else(|| id.as_str().to_owned());
         Self { id: id.clone(), display_name }

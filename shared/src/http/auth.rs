@@ -126,7 +126,10 @@ impl Verifier {
         let kid = kid.ok_or_else(|| invalid("token has no kid"))?;
         jwks.key(kid).await.map_err(|error| match error {
             JwksError::UnknownKey => invalid(format!("unknown kid {kid:?}")),
-            JwksError::Unavailable(reason) => ApiError::Internal { context: "JWKS unavailable", source: reason.into() },
+            JwksError::Unavailable(reason) => {
+                tracing::warn!(%reason, "identity provider unavailable; answering 503");
+                ApiError::Unavailable
+            }
         })
     }
 }

@@ -25,7 +25,8 @@ type HttpsClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
 pub enum JwksError {
     /// The set, even freshly fetched, has no key with this id.
     UnknownKey,
-    /// No usable key set: the fetch failed and nothing was cached.
+    /// The key is not among those cached and the identity provider could not be asked (now, or at
+    /// the last attempt, which the refresh interval keeps from being repeated yet).
     Unavailable(String),
 }
 
@@ -41,6 +42,8 @@ struct State {
     keys: HashMap<String, Arc<DecodingKey>>,
     fetched_at: Option<Instant>,
     last_attempt: Option<Instant>,
+    /// Why the last fetch failed, while it stands: an unknown key is then not the token's fault.
+    last_failure: Option<String>,
     fetches: u64,
     // Built on first use: loading the system's root certificates is work a cold start can skip.
     client: Option<HttpsClient>,
@@ -67,19 +70,29 @@ impl JwksCache {
         if may_refresh {
             state.last_attempt = Some(now);
             state.fetches += 1;
-            match self.fetch(&mut state).await {
+            // One deadline for the whole fetch: connecting, headers and body.
+            let fetched = tokio::time::timeout(FETCH_TIMEOUT, self.fetch(&mut state))
+                .await
+                .unwrap_or_else(|_| Err("JWKS fetch timed out".to_owned()));
+            match fetched {
                 Ok(keys) => {
                     state.keys = keys;
                     state.fetched_at = Some(now);
+                    state.last_failure = None;
                 }
                 // Keep serving the keys we had: an identity-provider blip must not log everyone out.
-                Err(reason) if !state.keys.is_empty() => {
-                    tracing::warn!(url = %self.url, %reason, "JWKS refresh failed; using cached keys");
+                Err(reason) => {
+                    tracing::warn!(url = %self.url, %reason, cached = state.keys.len(), "JWKS fetch failed");
+                    state.last_failure = Some(reason);
                 }
-                Err(reason) => return Err(JwksError::Unavailable(reason)),
             }
         }
-        state.keys.get(kid).cloned().ok_or(JwksError::UnknownKey)
+        match (state.keys.get(kid), &state.last_failure) {
+            (Some(key), _) => Ok(key.clone()),
+            // The provider could not be asked: the token may well be valid. Say so, not "invalid".
+            (None, Some(reason)) => Err(JwksError::Unavailable(reason.clone())),
+            (None, None) => Err(JwksError::UnknownKey),
+        }
     }
 
     async fn fetch(&self, state: &mut State) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
@@ -94,10 +107,7 @@ impl JwksCache {
             state.client = Some(Client::builder(TokioExecutor::new()).build(https));
         }
         let client = state.client.as_ref().ok_or("no HTTP client")?;
-        let response = tokio::time::timeout(FETCH_TIMEOUT, client.get(uri))
-            .await
-            .map_err(|_| "JWKS fetch timed out".to_owned())?
-            .map_err(|e| format!("JWKS fetch failed: {e}"))?;
+        let response = client.get(uri).await.map_err(|e| format!("JWKS fetch failed: {e}"))?;
         if !response.status().is_success() {
             return Err(format!("JWKS endpoint answered {}", response.status()));
         }

@@ -331,7 +331,12 @@ fn stock_change(
             )
         }
         StockChange::Return => {
-            ("SET #stock = #stock + :quantity, #version = #version + :one, #updated_at = :now", "attribute_exists(#pk)")
+            // Stock stays a number every JSON client reads exactly.
+            values.insert(":room".to_owned(), number(MAX_SAFE_INTEGER.saturating_sub(line.quantity)));
+            (
+                "SET #stock = #stock + :quantity, #version = #version + :one, #updated_at = :now",
+                "attribute_exists(#pk) AND #stock <= :room",
+            )
         }
     };
     let update = Update::builder()
