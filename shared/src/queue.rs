@@ -78,7 +78,8 @@ impl IndexQueue {
                     .map(|(id, body)| SendMessageBatchRequestEntry::builder().id(id).message_body(body).build())
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| e.to_string())?;
-                let outcome = self.client.send_message_batch().queue_url(&self.url).set_entries(Some(entries)).send().await;
+                let outcome =
+                    self.client.send_message_batch().queue_url(&self.url).set_entries(Some(entries)).send().await;
                 let reason = match outcome {
                     Ok(output) => {
                         let failed: Vec<&str> = output.failed().iter().map(|entry| entry.id()).collect();

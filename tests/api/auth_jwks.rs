@@ -228,9 +228,12 @@ async fn a_key_set_whose_body_never_ends_is_cut_off_by_one_deadline() {
     });
     let app = jwks_app(url).await;
 
-    let reply = tokio::time::timeout(Duration::from_secs(20), app.send(Call::list().bearer(&rs256("rsa-1", "rsa.pem", &claims()))))
-        .await
-        .expect("the fetch gives up at its deadline instead of waiting for the body");
+    let reply = tokio::time::timeout(
+        Duration::from_secs(20),
+        app.send(Call::list().bearer(&rs256("rsa-1", "rsa.pem", &claims()))),
+    )
+    .await
+    .expect("the fetch gives up at its deadline instead of waiting for the body");
 
     assert_eq!(reply.status, 503);
 }

@@ -10,13 +10,15 @@ use crate::proxy::FaultProxy;
 #[tokio::test]
 async fn a_body_naming_a_field_twice_is_a_400_and_writes_nothing() {
     let app = spawn_app().await;
-    let item = id_of(&app.create_as("alice", json!({"name": "Lamp", "price": 1, "stock": 5, "status": "active"})).await);
+    let item =
+        id_of(&app.create_as("alice", json!({"name": "Lamp", "price": 1, "stock": 5, "status": "active"})).await);
 
     let create = app.send(Call::create(json!({})).body(r#"{"name":"a","name":"b","price":1}"#)).await;
     let nested = app
-        .send(Call::fixture("create-order.ok").body(&format!(
-            r#"{{"lines":[{{"item_id":"{item}","quantity":1,"quantity":4}}]}}"#
-        )))
+        .send(
+            Call::fixture("create-order.ok")
+                .body(&format!(r#"{{"lines":[{{"item_id":"{item}","quantity":1,"quantity":4}}]}}"#)),
+        )
         .await;
 
     assert_eq!((create.status, create.error_code()), (400, "duplicate_field"));
@@ -78,9 +80,8 @@ async fn idempotency_keys_of_users_whose_ids_hold_a_hash_never_meet() {
 async fn a_cancel_that_would_take_stock_past_the_largest_safe_integer_is_a_409_and_changes_nothing() {
     let app = spawn_app().await;
     let item = id_of(&app.create_as("seller", json!({"name": "W", "price": 5, "stock": 10, "status": "active"})).await);
-    let placed = app
-        .send(Call::fixture("create-order.ok").json(&json!({"lines": [{"item_id": item, "quantity": 2}]})))
-        .await;
+    let placed =
+        app.send(Call::fixture("create-order.ok").json(&json!({"lines": [{"item_id": item, "quantity": 2}]}))).await;
     assert_eq!(placed.status, 201);
     let order_id = placed.body["data"]["id"].as_str().unwrap().to_owned();
     let full = app.send(Call::update(&item, json!({"stock": 9_007_199_254_740_991u64})).by_user("seller")).await;

@@ -1,5 +1,6 @@
 use std::collections::HashSet;
 
+use base64::Engine;
 use serde_json::{Value, json};
 
 use crate::helpers::{Call, TestApp, id_of, spawn_app};

@@ -130,7 +130,7 @@ async fn a_busy_caller_costs_one_dynamodb_call_per_lease_not_per_request() {
 
     // Leases of 1, 2, 4, 8, 16, then 20 at a time: 9 claims for 100 requests.
     assert_eq!(app.dynamo_calls() - before, 9);
-    let counted = app.rate_window_hits("read#user:busy").await;
+    let counted = app.rate_window_hits("read#busy").await;
     assert!((100..=120).contains(&counted), "the window counts what was claimed: {counted}");
 }
 
@@ -144,7 +144,7 @@ async fn one_container_gets_its_whole_budget_exactly() {
     // Leases of 1, 2, 4, then 48 of 4 up to 199, then 1; one refused claim; the other 49 from the memo:
     // near the limit no claim is refused for its size and retried.
     assert_eq!(app.dynamo_calls() - before, 53);
-    assert_eq!(app.rate_window_hits("read#user:busy").await, 200);
+    assert_eq!(app.rate_window_hits("read#busy").await, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -165,6 +165,6 @@ async fn containers_sharing_a_window_never_admit_more_than_the_limit() {
     // Each container can strand at most its last lease minus one (max lease 4 for a limit of 200).
     assert!(allowed <= 200, "never over the limit: {allowed}");
     assert!(allowed >= 200 - 3 * 3, "unspent leases cost little: {allowed}");
-    let counted = app.rate_window_hits("read#user:busy").await;
+    let counted = app.rate_window_hits("read#busy").await;
     assert!(counted as usize >= allowed && counted <= 200, "the count covers every admission: {counted}");
 }

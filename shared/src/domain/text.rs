@@ -67,7 +67,16 @@ mod tests {
 
     #[test]
     fn names_refuse_invisible_direction_changing_and_multi_line_text() {
-        for bad in ["\u{200B}", "\u{202E}gnp.exe", "a\u{2028}b", "a\u{2029}b", "x\u{E000}", "x\u{0378}", "a\u{7}b", "\u{FEFF}x"] {
+        for bad in [
+            "\u{200B}",
+            "\u{202E}gnp.exe",
+            "a\u{2028}b",
+            "a\u{2029}b",
+            "x\u{E000}",
+            "x\u{0378}",
+            "a\u{7}b",
+            "\u{FEFF}x",
+        ] {
             assert!(name(bad).is_err(), "{bad:?} must be refused");
         }
         for good in ["Lamp", "Лампа", "ランプ", "café", "💻 desk", "A  B"] {

@@ -110,13 +110,17 @@ pub fn json_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<StrictJson>(body) {
         Ok(StrictJson(Value::Object(object))) => Ok(object),
         Ok(_) => Err(ApiError::bad_request("invalid_body", "the request body must be a JSON object")),
-        Err(error) => match error.to_string().strip_prefix(DUPLICATE_KEY).and_then(|rest| rest.rsplit_once(" at line ")) {
-            Some((key, _)) => Err(ApiError::bad_request(
-                "duplicate_field",
-                format!("the field {key:?} appears more than once; send each field once"),
-            )),
-            None => Err(ApiError::bad_request("invalid_json", format!("the request body is not valid JSON: {error}"))),
-        },
+        Err(error) => {
+            match error.to_string().strip_prefix(DUPLICATE_KEY).and_then(|rest| rest.rsplit_once(" at line ")) {
+                Some((key, _)) => Err(ApiError::bad_request(
+                    "duplicate_field",
+                    format!("the field {key:?} appears more than once; send each field once"),
+                )),
+                None => {
+                    Err(ApiError::bad_request("invalid_json", format!("the request body is not valid JSON: {error}")))
+                }
+            }
+        }
     }
 }
 

@@ -16,7 +16,8 @@ use super::replays::{ReplayRecord, StoredReplay};
 use super::transact::{Refused, busy, condition_failed, only_conflicts, ours, put_new, transact};
 use super::{StoreError, WriteToken, Written, keys};
 use crate::domain::{
-    ItemStatus, LineProblem, MAX_SAFE_INTEGER, Money, Order, OrderDetail, OrderId, OrderLine, OrderStatus, OwnerId, Page, Timestamp,
+    ItemStatus, LineProblem, MAX_SAFE_INTEGER, Money, Order, OrderDetail, OrderId, OrderLine, OrderStatus, OwnerId,
+    Page, Timestamp,
 };
 use crate::retry::Backoff;
 
@@ -269,7 +270,8 @@ impl DynamoOrderRepository {
                 return Err(CancelError::AlreadyCancelled);
             }
             // An item still there whose stock cannot take the quantity back.
-            let full = reasons.iter().skip(1).position(|reason| condition_failed(Some(reason)) && reason.item().is_some());
+            let full =
+                reasons.iter().skip(1).position(|reason| condition_failed(Some(reason)) && reason.item().is_some());
             if let Some(index) = full {
                 let returned: Vec<&OrderLine> =
                     detail.lines.iter().filter(|line| existing.contains(&line.item_id.to_string())).collect();
