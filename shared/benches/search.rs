@@ -114,7 +114,7 @@ async fn cold_load() {
     let items = catalogue(10_000);
     let started = Instant::now();
     for entry in entries(&items) {
-        repository.put(&entry, Timestamp::now()).await.expect("put vector");
+        repository.put(&entry).await.expect("put vector");
     }
     println!("wrote 10,000 vectors in {:.1} s (one PutItem each, as the worker does)", started.elapsed().as_secs_f64());
     let started = Instant::now();

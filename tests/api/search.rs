@@ -159,3 +159,23 @@ async fn bad_search_parameters_are_400() {
     assert_eq!(missing.bad_fields(), [("q".into(), "required".into())]);
     assert_eq!(limits.bad_fields(), [("limit".into(), "invalid".into()), ("status".into(), "invalid".into())]);
 }
+
+fn a_minute_ago() -> shared::domain::Timestamp {
+    shared::domain::Timestamp::from_millis(shared::domain::Timestamp::now().as_millis() - 60_000)
+}
+
+#[tokio::test]
+async fn a_vector_written_long_after_its_job_started_still_reaches_a_warm_search_container() {
+    let app = spawn_app().await;
+    let first = active(&app, "alice", "warm lantern").await;
+    app.run_index_worker().await;
+    assert_eq!(found_ids(&app, search("warm lantern")).await, [id_of(&first)], "the search container is warm");
+
+    let late = active(&app, "alice", "late teapot").await;
+    // A worker whose job started a minute ago (a redelivery, a slow embedding) writes the vector now.
+    let mut lagging = app.container();
+    lagging.clock = a_minute_ago;
+    index_worker::handle(app.receive_index_batch().await, &lagging).await;
+
+    assert!(found_ids(&app, search("late teapot")).await.contains(&id_of(&late)), "loaded by the refresh");
+}

@@ -47,7 +47,12 @@ impl DynamoVectorRepository {
 
     /// Stores the vector unless one of the same or a newer version is there already, so repeated
     /// and out-of-order jobs leave the newest. Returns whether it wrote.
-    pub async fn put(&self, entry: &IndexEntry, now: Timestamp) -> Result<bool, StoreError> {
+    ///
+    /// The change is stamped with the time of this write, not the job's: search containers look
+    /// for changes a little older than the newest they have seen, and a job that started long ago
+    /// (redelivered, a slow embedding) must not stamp its vector into the past they skip.
+    pub async fn put(&self, entry: &IndexEntry) -> Result<bool, StoreError> {
+        let now = Timestamp::now();
         let fields = VectorFields {
             id: entry.id,
             version: entry.version,

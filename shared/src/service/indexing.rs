@@ -53,7 +53,7 @@ impl<R: ItemRepository> Indexer<R> {
                         .map_err(|reason| StoreError::Failed { context: "embed item", source: reason.into() })?,
                     changed_at: now.as_millis(),
                 };
-                self.vectors.put(&entry, now).await?;
+                self.vectors.put(&entry).await?;
                 self.vectors.clear_pending(job.item_id, version.get()).await
             }
             None => {
@@ -66,7 +66,7 @@ impl<R: ItemRepository> Indexer<R> {
                     vector: Vec::new(),
                     changed_at: now.as_millis(),
                 };
-                self.vectors.put(&tombstone, now).await?;
+                self.vectors.put(&tombstone).await?;
                 self.vectors.remove_tombstone(job.item_id).await
             }
         }
