@@ -11,6 +11,7 @@ mod batching;
 mod cache;
 mod concurrency;
 mod contract;
+mod corpus;
 mod create;
 mod delete;
 mod faults;
