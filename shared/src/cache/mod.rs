@@ -19,7 +19,7 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use redis_cache::RedisCache;
-pub use repository::{CachedItemRepository, cache_key, fence};
+pub use repository::{CachedItemRepository, cache_key, fenced};
 
 /// How long a fence stands. It must outlast a write (the functions time out after 10 s) plus
 /// [`MAX_FILL_DELAY`], so that no read that started before the write can fill after it.

@@ -24,23 +24,28 @@ impl<R, C: Cache> CachedItemRepository<R, C> {
         &self.cache
     }
 
-    /// Runs `write` between two fences on the item's entry; refuses it (503) if the first fence
-    /// cannot be set. The second may fail: the first still stands for [`super::FENCE_TTL`].
     async fn fenced<T>(&self, id: ItemId, write: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
-        let keys = [cache_key(id)];
-        fence(&self.cache, &keys).await?;
-        let outcome = write.await;
-        let _ = self.cache.fence(&keys).await;
-        outcome
+        fenced(&self.cache, &[cache_key(id)], write).await
     }
 }
 
-/// Fences `keys` before a write, or tells the caller to come back later.
-pub async fn fence(cache: &impl Cache, keys: &[String]) -> Result<(), StoreError> {
+/// Runs `write` between two fences on `keys`: refused (503) before anything is written if the first
+/// cannot be set. The second may fail: the first still stands for [`super::FENCE_TTL`].
+pub async fn fenced<T, E: From<StoreError>>(
+    cache: &impl Cache,
+    keys: &[String],
+    write: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    if keys.is_empty() {
+        return write.await;
+    }
     cache.fence(keys).await.map_err(|unavailable| {
         tracing::warn!(error = %unavailable, "write refused: its cached copies cannot be fenced");
         StoreError::Throttled
-    })
+    })?;
+    let outcome = write.await;
+    let _ = cache.fence(keys).await;
+    outcome
 }
 
 pub fn cache_key(id: ItemId) -> String {

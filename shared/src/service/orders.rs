@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::cache::{Cache, ItemCache, cache_key, fence};
+use crate::cache::{Cache, ItemCache, cache_key, fenced};
 use crate::domain::{
     FieldError, FieldSet, ItemField, ItemId, ItemView, LineProblem, MAX_SAFE_INTEGER, Money, Order, OrderDetail,
     OrderId, OrderLine, OrderRequest, OrderStatus, Page, Principal, Timestamp,
@@ -42,18 +42,14 @@ impl<R: ItemRepository> OrderService<R> {
         Self { orders, items, item_cache }
     }
 
-    /// Runs a write that changes these lines' items between two fences of their cached copies
-    /// (see `cache`): refused with a 503 if the first cannot be set.
+    /// Runs a write that changes these lines' items between fences of their cached copies.
     async fn fenced<T>(
         &self,
         lines: &[OrderLine],
         write: impl Future<Output = Result<T, ApiError>>,
     ) -> Result<T, ApiError> {
         let keys: Vec<String> = lines.iter().map(|line| cache_key(line.item_id)).collect();
-        fence(&self.item_cache, &keys).await?;
-        let outcome = write.await;
-        let _ = self.item_cache.fence(&keys).await;
-        outcome
+        fenced(&self.item_cache, &keys, write).await
     }
 
     /// The order `request` would place, priced from the store (never the client); nothing is
@@ -161,9 +157,15 @@ impl<R: ItemRepository> OrderService<R> {
     }
 
     pub async fn cancel(&self, caller: &Principal, id: OrderId, now: Timestamp) -> Result<OrderDetail, ApiError> {
-        // With a cache, the lines' items are fenced first; an order's lines never change.
+        // With a cache, the lines' items are fenced first (an order's lines never change); only
+        // for an order the caller may cancel, so nobody can keep others' items out of the cache.
         let lines = match self.item_cache.enabled() {
-            true => self.orders.get(id).await?.map(|detail| detail.lines).unwrap_or_default(),
+            true => match self.orders.get(id).await? {
+                Some(detail) if caller.owner_scope().is_none_or(|owner| *owner == detail.order.owner_id) => {
+                    detail.lines
+                }
+                _ => Vec::new(),
+            },
             false => Vec::new(),
         };
         self.fenced(&lines, async { self.orders.cancel(id, caller.owner_scope(), now).await.map_err(cancel_error) })
