@@ -46,6 +46,19 @@ async fn create_item_applies_defaults_for_optional_fields() {
 }
 
 #[tokio::test]
+async fn create_item_reads_integers_as_json_schema_does() {
+    let app = spawn_app().await;
+
+    // OpenAPI's `integer` is any number with a zero fraction: 250.0 and 2.5e2 are 250.
+    let item = app.create_as("alice", json!({"name": "Pen", "price": 250.0, "stock": 2.5e2})).await;
+
+    assert_eq!((item["price"].as_u64(), item["stock"].as_u64()), (Some(250), Some(250)));
+    let fraction = app.send(Call::create(json!({"name": "Pen", "price": 250.5}))).await;
+    assert_eq!(fraction.bad_fields(), [("price".into(), "invalid_type".into())]);
+    assert_eq!(app.item_count().await, 1);
+}
+
+#[tokio::test]
 async fn create_item_lists_every_bad_field_and_writes_nothing() {
     let app = spawn_app().await;
     let body = json!({

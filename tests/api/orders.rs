@@ -60,6 +60,20 @@ async fn a_client_cannot_set_prices_or_totals() {
 }
 
 #[tokio::test]
+async fn an_order_whose_total_would_pass_the_largest_amount_is_a_409_and_takes_nothing() {
+    let app = spawn_app().await;
+    let dear = active_item(&app, 9_007_199_254_740_991, 5).await;
+
+    // Schema-valid (the quantity is in range); only today's price makes it impossible.
+    let reply = app.send(place(json!([{"item_id": dear, "quantity": 2}]))).await;
+
+    assert_eq!((reply.status, reply.error_code()), (409, "order_rejected"), "{:?}", reply.body);
+    assert_eq!(reply.bad_fields(), [("lines".into(), "total_too_large".into())]);
+    assert_eq!(stock_of(&app, &dear).await, 5);
+    assert_eq!(app.count_sort_keys("ORDER").await, 0, "no order placed");
+}
+
+#[tokio::test]
 async fn an_unfulfillable_third_line_rejects_the_whole_order() {
     let app = spawn_app().await;
     let first = active_item(&app, 100, 10).await;

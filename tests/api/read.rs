@@ -35,6 +35,23 @@ async fn get_item_with_a_current_if_none_match_is_304_without_a_body() {
 }
 
 #[tokio::test]
+async fn get_item_refuses_an_if_none_match_outside_the_entity_tag_grammar_before_reading() {
+    let app = spawn_app().await;
+    let item = app.create_as("alice", json!({"name": "Lamp", "price": 1999})).await;
+    let id = id_of(&item);
+
+    for malformed in ["1", "\"1", "*, \"1\"", "\"1\",", "\"a b\""] {
+        let reply = app.send(Call::get(&id).header("if-none-match", malformed)).await;
+        assert_eq!((reply.status, reply.error_code()), (400, "invalid_if_none_match"), "{malformed:?}");
+    }
+    // Refused from the header alone: an unknown id does not turn it into a 404.
+    let unknown = app.send(Call::get("01JDQ3G9X2V0Y8M6K4T5R7N3PA").header("if-none-match", "1")).await;
+    assert_eq!(unknown.status, 400);
+    let listed = app.send(Call::get(&id).header("if-none-match", "\"7\", W/\"1\"")).await;
+    assert_eq!(listed.status, 304);
+}
+
+#[tokio::test]
 async fn get_item_returns_404_for_an_unknown_id() {
     let app = spawn_app().await;
 

@@ -161,21 +161,29 @@ bounded_count!(Money, Stock);
 
 /// Reads a non-negative JSON integer no larger than [`MAX_SAFE_INTEGER`].
 fn parse_count(field: &str, value: &Value) -> Result<u64, FieldError> {
-    let not_integer = || FieldError::new(field, "invalid_type", "must be a non-negative integer");
-    let Value::Number(number) = value else {
-        return Err(not_integer());
-    };
-    if let Some(count) = number.as_u64() {
-        return if count <= MAX_SAFE_INTEGER {
-            Ok(count)
-        } else {
+    match integer(value) {
+        None => Err(FieldError::new(field, "invalid_type", "must be a non-negative integer")),
+        Some(negative) if negative < 0 => Err(FieldError::new(field, "out_of_range", "must not be negative")),
+        Some(count) if count > i128::from(MAX_SAFE_INTEGER) => {
             Err(FieldError::new(field, "out_of_range", format!("must be at most {MAX_SAFE_INTEGER}")))
-        };
+        }
+        Some(count) => Ok(count as u64),
     }
-    if number.as_i64().is_some() || number.as_f64().is_some_and(|f| f < 0.0) {
-        return Err(FieldError::new(field, "out_of_range", "must not be negative"));
+}
+
+/// A JSON number's integer value, read as JSON Schema reads `integer`: any number with a zero
+/// fractional part, so `2`, `2.0` and `2e0` are all 2 (clients that hold numbers as floats send
+/// those), and `2.5` is none. Beyond ±2^64 the value only needs to be out of every range.
+pub(crate) fn integer(value: &Value) -> Option<i128> {
+    let number = value.as_number()?;
+    if let Some(unsigned) = number.as_u64() {
+        return Some(i128::from(unsigned));
     }
-    Err(not_integer())
+    if let Some(signed) = number.as_i64() {
+        return Some(i128::from(signed));
+    }
+    let float = number.as_f64()?;
+    (float.fract() == 0.0).then(|| float.clamp(-1e20, 1e20) as i128)
 }
 
 /// The user who owns an item: the `sub` of the token that created it.
@@ -442,6 +450,9 @@ mod tests {
         assert_eq!(parse_count("price", &json!(MAX_SAFE_INTEGER + 1)).map_err(|e| e.code), Err("out_of_range"));
         assert_eq!(parse_count("price", &json!(-1)).map_err(|e| e.code), Err("out_of_range"));
         assert_eq!(parse_count("price", &json!(9.99)).map_err(|e| e.code), Err("invalid_type"));
+        assert_eq!(parse_count("price", &json!(2.0)), Ok(2), "JSON Schema's integer: 2.0 is 2");
+        assert_eq!(parse_count("price", &json!(1e300)).map_err(|e| e.code), Err("out_of_range"));
+        assert_eq!(parse_count("price", &json!(-2.0)).map_err(|e| e.code), Err("out_of_range"));
         assert_eq!(parse_count("price", &json!("100")).map_err(|e| e.code), Err("invalid_type"));
     }
 

@@ -94,8 +94,8 @@ fn parse_line(index: usize, raw: &Value) -> Result<LineRequest, Vec<FieldError>>
             None
         }
     };
-    let quantity = match object.get("quantity").map(Value::as_u64) {
-        Some(Some(quantity)) if (1..=MAX_QUANTITY).contains(&quantity) => Some(quantity),
+    let quantity = match object.get("quantity").map(super::item::integer) {
+        Some(Some(quantity)) if (1..=i128::from(MAX_QUANTITY)).contains(&quantity) => Some(quantity as u64),
         Some(_) => {
             errors.push(FieldError::new(
                 field("quantity"),
@@ -193,6 +193,12 @@ mod tests {
         let order = parse(json!({"lines": [{"item_id": A, "quantity": 2}, {"item_id": B, "quantity": 1}]})).unwrap();
         assert_eq!(order.lines.len(), 2);
         assert_eq!(order.lines[0].quantity, 2);
+        let floats = parse(json!({"lines": [{"item_id": A, "quantity": 2.0}, {"item_id": B, "quantity": 1.5}]}));
+        assert_eq!(
+            floats.unwrap_err(),
+            [("lines[1].quantity".to_owned(), "out_of_range")],
+            "2.0 is an integer, 1.5 not"
+        );
     }
 
     #[test]

@@ -51,8 +51,9 @@ pub async fn get(app: &App, req: &Request) -> Result<Reply, ApiError> {
     app.admit_read(req, RouteGroup::Read, |caller| async move {
         let id = request::item_id(req)?;
         let fields = request::item_fields(req)?;
+        let held = request::if_none_match(req)?;
         let (item, version) = app.items.get(&caller, id, fields).await?;
-        if request::if_none_match(req, version) {
+        if held.matches(version) {
             return Ok(Reply::not_modified().header(ETAG, version.etag()));
         }
         Ok(Reply::ok(item)?.header(ETAG, version.etag()))

@@ -1,9 +1,10 @@
 //! Reading a request: path id, query parameters, JSON body and `If-Match`, each turned into a
 //! domain value or a clear 4xx.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
-use lambda_http::http::header::{CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH};
+use lambda_http::http::header::{CONTENT_TYPE, HeaderName, IF_MATCH, IF_NONE_MATCH};
 use lambda_http::{Request, RequestExt};
 use serde_json::{Map, Value};
 
@@ -200,62 +201,130 @@ fn is_json(content_type: &str) -> bool {
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-const MAX_IF_MATCH_TAGS: usize = 100;
+/// DynamoDB takes at most 100 operands in one `IN`; both conditional headers share the bound.
+const MAX_ENTITY_TAGS: usize = 100;
 
-/// `If-Match`: absent or `*` means "must exist"; otherwise the stored version must be one of the
-/// listed strong ETags. Weak ETags never match (RFC 9110 uses strong comparison for If-Match).
-pub fn precondition(request: &Request) -> Result<Precondition, ApiError> {
-    let values: Vec<&str> = request
-        .headers()
-        .get_all(IF_MATCH)
-        .iter()
-        .map(|value| value.to_str())
-        .collect::<Result<_, _>>()
-        .map_err(|_| invalid_if_match())?;
-    if values.is_empty() {
-        return Ok(Precondition::Exists);
+/// One entity tag of a conditional header: `"3"` or `W/"3"` (RFC 9110 §8.8.3).
+struct EntityTag<'a> {
+    weak: bool,
+    opaque: Cow<'a, str>,
+}
+
+/// `If-Match` / `If-None-Match` as sent: absent, `*`, or a list of entity tags. Every field
+/// line is parsed whole; anything outside the grammar is refused, never half-read.
+enum Conditional<'a> {
+    Absent,
+    Any,
+    Tags(Vec<EntityTag<'a>>),
+}
+
+#[derive(Debug)]
+enum ConditionalError {
+    Malformed,
+    TooMany,
+}
+
+fn conditional(request: &Request, name: HeaderName) -> Result<Conditional<'_>, ConditionalError> {
+    let mut tags = Vec::new();
+    let mut any = false;
+    for value in request.headers().get_all(&name) {
+        let value = value.to_str().map_err(|_| ConditionalError::Malformed)?.trim_matches([' ', '\t']);
+        if value == "*" {
+            any = true;
+            continue;
+        }
+        entity_tags(value, &mut tags).ok_or(ConditionalError::Malformed)?;
     }
-    let tags: Vec<&str> = values.iter().flat_map(|value| value.split(',')).map(str::trim).collect();
-    // DynamoDB takes at most 100 operands in one `IN`; a longer list is the client's mistake.
-    if tags.len() > MAX_IF_MATCH_TAGS {
-        return Err(ApiError::bad_request(
-            "invalid_if_match",
-            format!("If-Match may list at most {MAX_IF_MATCH_TAGS} entity tags"),
-        ));
+    if tags.len() > MAX_ENTITY_TAGS {
+        return Err(ConditionalError::TooMany);
     }
-    let mut versions = Vec::new();
-    for tag in tags {
-        match tag {
-            "*" => return Ok(Precondition::Exists),
-            weak if weak.starts_with("W/") => {}
-            strong => {
-                let inner =
-                    strong.strip_prefix('"').and_then(|rest| rest.strip_suffix('"')).ok_or_else(invalid_if_match)?;
-                if let Ok(number) = inner.parse::<u64>() {
-                    versions.push(Version::new(number));
-                }
-            }
+    Ok(match (any, tags.is_empty()) {
+        (true, true) => Conditional::Any,
+        // `*` is a whole field value, never one element among tags.
+        (true, false) => return Err(ConditionalError::Malformed),
+        (false, true) if request.headers().contains_key(&name) => return Err(ConditionalError::Malformed),
+        (false, true) => Conditional::Absent,
+        (false, false) => Conditional::Tags(tags),
+    })
+}
+
+/// `#entity-tag`: tags `[W/]"<etagc>*"` separated by commas with optional spaces or tabs around
+/// them. etagc is visible ASCII other than `"`, so a comma may sit inside a tag: the list is read
+/// tag by tag, never split on commas. obs-text is not accepted.
+fn entity_tags<'a>(mut rest: &'a str, tags: &mut Vec<EntityTag<'a>>) -> Option<()> {
+    loop {
+        let (weak, quoted) = match rest.strip_prefix("W/") {
+            Some(after) => (true, after),
+            None => (false, rest),
+        };
+        let inner = quoted.strip_prefix('"')?;
+        let end = inner.find('"')?;
+        let opaque = &inner[..end];
+        if !opaque.bytes().all(|b| b == 0x21 || (0x23..=0x7e).contains(&b)) {
+            return None;
+        }
+        tags.push(EntityTag { weak, opaque: Cow::Borrowed(opaque) });
+        rest = inner[end + 1..].trim_start_matches([' ', '\t']);
+        if rest.is_empty() {
+            return Some(());
+        }
+        rest = rest.strip_prefix(',')?.trim_start_matches([' ', '\t']);
+    }
+}
+
+fn conditional_error(header: &'static str, code: &'static str, error: ConditionalError) -> ApiError {
+    match error {
+        ConditionalError::Malformed => {
+            ApiError::bad_request(code, format!("{header} must be * or a list of quoted entity tags, e.g. \"3\""))
+        }
+        ConditionalError::TooMany => {
+            ApiError::bad_request(code, format!("{header} may list at most {MAX_ENTITY_TAGS} entity tags"))
         }
     }
-    Ok(Precondition::VersionIn(versions))
 }
 
-/// `If-None-Match` matches the current version (weak comparison, as RFC 9110 asks for GET), so
-/// the client's copy is current and a 304 will do.
-pub fn if_none_match(request: &Request, version: Version) -> bool {
-    let current = version.etag();
-    request
-        .headers()
-        .get_all(IF_NONE_MATCH)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(|tag| tag.trim())
-        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == current)
+/// `If-Match`: absent or `*` means "must exist"; otherwise the stored version must be one of the
+/// listed strong entity tags. Weak tags never match (RFC 9110 uses strong comparison for If-Match).
+pub fn precondition(request: &Request) -> Result<Precondition, ApiError> {
+    match conditional(request, IF_MATCH).map_err(|e| conditional_error("If-Match", "invalid_if_match", e))? {
+        Conditional::Absent | Conditional::Any => Ok(Precondition::Exists),
+        Conditional::Tags(tags) => Ok(Precondition::VersionIn(
+            tags.iter()
+                .filter(|tag| !tag.weak)
+                .filter_map(|tag| tag.opaque.parse::<u64>().ok())
+                .map(Version::new)
+                .collect(),
+        )),
+    }
 }
 
-fn invalid_if_match() -> ApiError {
-    ApiError::bad_request("invalid_if_match", "If-Match must be * or a list of quoted ETags, e.g. \"3\"")
+/// `If-None-Match`, parsed before anything is read: which versions the client already holds.
+pub struct IfNoneMatch(Conditional<'static>);
+
+impl IfNoneMatch {
+    /// Weak comparison, as RFC 9110 asks for GET: the client's copy is current, a 304 will do.
+    pub fn matches(&self, version: Version) -> bool {
+        let current = version.get().to_string();
+        match &self.0 {
+            Conditional::Absent => false,
+            Conditional::Any => true,
+            Conditional::Tags(tags) => tags.iter().any(|tag| tag.opaque == current),
+        }
+    }
+}
+
+pub fn if_none_match(request: &Request) -> Result<IfNoneMatch, ApiError> {
+    let parsed = conditional(request, IF_NONE_MATCH)
+        .map_err(|e| conditional_error("If-None-Match", "invalid_if_none_match", e))?;
+    Ok(IfNoneMatch(match parsed {
+        Conditional::Absent => Conditional::Absent,
+        Conditional::Any => Conditional::Any,
+        Conditional::Tags(tags) => Conditional::Tags(
+            tags.into_iter()
+                .map(|tag| EntityTag { weak: tag.weak, opaque: Cow::Owned(tag.opaque.into_owned()) })
+                .collect(),
+        ),
+    }))
 }
 
 /// Query parameters, each present at most once, none unknown.
@@ -439,5 +508,29 @@ mod tests {
         );
         assert_eq!(with("W/\"3\"").unwrap(), Precondition::VersionIn(vec![]));
         assert_eq!(with("3").unwrap_err().code(), "invalid_if_match");
+        for malformed in ["", "\"3\",", "\"3\", *", "\"a b\"", "\"3", "w/\"3\"", "\"3\" \"4\""] {
+            assert_eq!(with(malformed).unwrap_err().code(), "invalid_if_match", "{malformed:?}");
+        }
+        assert_eq!(with(" \"3\"\t,\t\"x\" ").unwrap(), Precondition::VersionIn(vec![Version::new(3)]));
+        // A comma is an etagc: inside quotes it does not separate tags.
+        assert_eq!(with("\"a,b\", \"4\"").unwrap(), Precondition::VersionIn(vec![Version::new(4)]));
+    }
+
+    #[test]
+    fn if_none_match_uses_the_same_grammar_and_weak_comparison() {
+        let with = |value: &str| {
+            if_none_match(&request(&[], &[("if-none-match", value)], "")).map(|held| held.matches(Version::new(3)))
+        };
+        assert!(!if_none_match(&request(&[], &[], "")).unwrap().matches(Version::new(3)));
+        assert!(with("*").unwrap());
+        assert!(with("\"3\"").unwrap());
+        assert!(with("W/\"3\"").unwrap());
+        assert!(with("\"1\", \"3\"").unwrap());
+        assert!(!with("\"4\"").unwrap());
+        for malformed in ["3", "", "\"3\",", "*, \"3\"", "\"3"] {
+            assert_eq!(with(malformed).unwrap_err().code(), "invalid_if_none_match", "{malformed:?}");
+        }
+        let many = vec!["\"1\""; 101].join(",");
+        assert_eq!(with(&many).unwrap_err().code(), "invalid_if_none_match");
     }
 }

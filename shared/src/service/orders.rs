@@ -192,8 +192,18 @@ fn cancel_error(error: CancelError) -> ApiError {
     }
 }
 
+/// The request is well-formed; today's prices make its total unrepresentable: a 409 like any
+/// other line the store refuses, not a 400 the client could have avoided by reading the spec.
 fn too_large() -> ApiError {
-    ApiError::invalid_field("lines", "total_too_large", "the order total exceeds the largest representable amount")
+    ApiError::Conflict {
+        code: "order_rejected",
+        message: "the order cannot be placed; see details".to_owned(),
+        details: vec![FieldError::new(
+            "lines",
+            "total_too_large",
+            format!("at today's prices the order total would exceed {MAX_SAFE_INTEGER} minor units"),
+        )],
+    }
 }
 
 /// 409 naming each line that cannot be placed and why.
