@@ -20,6 +20,7 @@ mod hardening;
 mod helpers;
 mod idempotency;
 mod list;
+mod operability;
 mod orders;
 mod platform;
 mod proxy;
