@@ -1,8 +1,8 @@
-//! The per-container application state, built once at init, and the runtime entry point every
-//! function's `main` calls.
+//! The composition root: how each function's parts are built from configuration and AWS
+//! clients, and the runtime entry points every function's `main` calls.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
@@ -15,92 +15,217 @@ use crate::domain::Timestamp;
 use crate::http::auth::Authenticator;
 use crate::http::cors::CorsPolicy;
 use crate::http::cursor::CursorCodec;
-use crate::idempotency::IdempotencyStore;
+use crate::http::idempotency::IdempotencyStore;
+use crate::http::{AdminApi, Gate, ItemsApi, OrdersApi, SearchApi};
 use crate::queue::IndexQueue;
-use crate::ratelimit::RateLimiter;
-use crate::repository::{DynamoItemRepository, DynamoOrderRepository, DynamoProfileRepository, DynamoVectorRepository};
+use crate::repository::{
+    DynamoItemRepository, DynamoOrderRepository, DynamoProfileRepository, DynamoReplayRepository,
+    DynamoVectorRepository,
+};
 use crate::search::{HashingEmbedder, TextEmbedder};
-use crate::service::{IndexNotifier, Indexer, ItemService, OrderService, ProfileService, SearchService};
+use crate::service::{
+    IndexNotifier, Indexer, IndexerOverDynamo, ItemService, OrderService, ProfileService, RateLimiter, ReplayService,
+    SearchService,
+};
+use crate::worker::IndexWorker;
 
-/// Item reads and writes in the API go through the cache (off by default); the worker, search and
-/// orders read DynamoDB directly.
-pub type CachedItems = CachedItemRepository<DynamoItemRepository, Arc<ItemCache>>;
+/// Configuration and AWS clients of one container, each client built the first time a route's
+/// parts ask for it: a function builds only what its route uses (no SQS client for a read, no
+/// embedder outside search and the worker).
+pub struct Parts {
+    config: Config,
+    aws: Option<aws_types::SdkConfig>,
+    dynamo: OnceLock<aws_sdk_dynamodb::Client>,
+    sqs: OnceLock<aws_sdk_sqs::Client>,
+    cache: OnceLock<Arc<ItemCache>>,
+    embedder: OnceLock<Arc<TextEmbedder>>,
+}
 
+impl Parts {
+    /// Reads configuration and the AWS settings from the environment (`AWS_ENDPOINT_URL` is
+    /// honoured, which is how local runs reach the moto server).
+    pub fn from_env() -> Result<Self, Error> {
+        let config = Config::from_env()?;
+        let aws = crate::aws::from_env(crate::aws::TrustedRoots::from_env()?)?;
+        Ok(Self { aws: Some(aws), ..Self::bare(config) })
+    }
+
+    /// Parts over clients built elsewhere (tests, tools).
+    pub fn with_clients(
+        config: Config,
+        dynamo: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+        embedder: TextEmbedder,
+    ) -> Self {
+        let parts = Self::bare(config);
+        let _ = parts.dynamo.set(dynamo);
+        let _ = parts.sqs.set(sqs);
+        let _ = parts.embedder.set(Arc::new(embedder));
+        parts
+    }
+
+    fn bare(config: Config) -> Self {
+        Self {
+            config,
+            aws: None,
+            dynamo: OnceLock::new(),
+            sqs: OnceLock::new(),
+            cache: OnceLock::new(),
+            embedder: OnceLock::new(),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn aws(&self) -> &aws_types::SdkConfig {
+        // Parts are built either from the environment (with settings) or with every client.
+        static NONE: OnceLock<aws_types::SdkConfig> = OnceLock::new();
+        self.aws.as_ref().unwrap_or_else(|| NONE.get_or_init(|| aws_types::SdkConfig::builder().build()))
+    }
+
+    fn dynamo(&self) -> aws_sdk_dynamodb::Client {
+        self.dynamo.get_or_init(|| dynamo_client(self.aws())).clone()
+    }
+
+    fn queue(&self) -> Option<Arc<IndexQueue>> {
+        let url = self.config.index_queue_url.as_ref()?;
+        let sqs = self.sqs.get_or_init(|| sqs_client(self.aws())).clone();
+        Some(Arc::new(IndexQueue::new(sqs, url)))
+    }
+
+    fn cache(&self) -> Arc<ItemCache> {
+        self.cache
+            .get_or_init(|| {
+                Arc::new(match &self.config.cache.redis_url {
+                    Some(url) => match RedisCache::new(url) {
+                        Ok(redis) => ItemCache::Redis(redis),
+                        Err(error) => {
+                            tracing::error!(error = %crate::error::error_chain(&error), "invalid CACHE_URL; items are not cached");
+                            ItemCache::Off
+                        }
+                    },
+                    None => ItemCache::Off,
+                })
+            })
+            .clone()
+    }
+
+    fn embedder(&self) -> Result<Arc<TextEmbedder>, Error> {
+        if let Some(embedder) = self.embedder.get() {
+            return Ok(embedder.clone());
+        }
+        let embedder = Arc::new(embedder_for(&self.config, self.aws())?);
+        Ok(self.embedder.get_or_init(|| embedder).clone())
+    }
+
+    fn items(&self) -> DynamoItemRepository {
+        DynamoItemRepository::new(self.dynamo(), &self.config.table_name)
+    }
+
+    fn vectors(&self) -> DynamoVectorRepository {
+        DynamoVectorRepository::new(self.dynamo(), &self.config.table_name)
+    }
+
+    fn idempotency(&self) -> IdempotencyStore {
+        IdempotencyStore::new(ReplayService::new(DynamoReplayRepository::new(self.dynamo(), &self.config.table_name)))
+    }
+
+    fn cursors(&self) -> CursorCodec {
+        CursorCodec::new(self.config.cursor_secret.expose())
+    }
+}
+
+/// What every API route needs: authentication, the rate limiter, CORS.
+pub fn gate(parts: &Parts) -> Result<Gate, Error> {
+    let config = parts.config();
+    Ok(Gate {
+        auth: Authenticator::new(&config.auth),
+        limiter: RateLimiter::new(
+            parts.dynamo(),
+            &config.table_name,
+            config.rate_limits.clone(),
+            config.rate_limit_fail_open,
+        ),
+        cors: CorsPolicy::new(config.cors_allowed_origins.clone()),
+        clock: Timestamp::now,
+    })
+}
+
+pub fn items_api(parts: &Parts) -> Result<ItemsApi, Error> {
+    let items = CachedItemRepository::new(parts.items(), parts.cache(), parts.config().cache.ttl);
+    Ok(ItemsApi {
+        items: ItemService::new(items, IndexNotifier::new(parts.queue())),
+        profiles: ProfileService::new(DynamoProfileRepository::new(parts.dynamo(), &parts.config().table_name)),
+        cursors: parts.cursors(),
+        idempotency: parts.idempotency(),
+        clock: Timestamp::now,
+    })
+}
+
+pub fn orders_api(parts: &Parts) -> Result<OrdersApi, Error> {
+    Ok(OrdersApi {
+        orders: OrderService::new(
+            DynamoOrderRepository::new(parts.dynamo(), &parts.config().table_name),
+            parts.items(),
+            parts.cache(),
+        ),
+        cursors: parts.cursors(),
+        idempotency: parts.idempotency(),
+        clock: Timestamp::now,
+    })
+}
+
+pub fn search_api(parts: &Parts) -> Result<SearchApi, Error> {
+    Ok(SearchApi {
+        search: SearchService::new(parts.items(), parts.vectors(), parts.embedder()?, parts.config().search_refresh),
+    })
+}
+
+pub fn admin_api(parts: &Parts) -> Result<AdminApi, Error> {
+    Ok(AdminApi { indexer: indexer(parts)? })
+}
+
+pub fn index_worker(parts: &Parts) -> Result<IndexWorker, Error> {
+    Ok(IndexWorker { indexer: indexer(parts)?, clock: Timestamp::now })
+}
+
+fn indexer(parts: &Parts) -> Result<IndexerOverDynamo, Error> {
+    Ok(Indexer::new(parts.items(), parts.vectors(), parts.embedder()?, parts.queue()))
+}
+
+/// Every route's parts in one container: what the tests (and tools) use to stand in for any
+/// function. A deployed function builds only its own (see `run`).
 pub struct App {
-    pub items: ItemService<CachedItems>,
-    pub indexer: Indexer<DynamoItemRepository>,
-    pub search: SearchService<DynamoItemRepository>,
-    pub orders: OrderService<DynamoItemRepository>,
-    pub profiles: ProfileService,
-    pub idempotency: IdempotencyStore,
-    pub auth: Authenticator,
-    pub limiter: RateLimiter,
-    pub cors: CorsPolicy,
-    pub cursors: CursorCodec,
-    pub clock: fn() -> Timestamp,
+    pub gate: Gate,
+    pub items: ItemsApi,
+    pub orders: OrdersApi,
+    pub search: SearchApi,
+    pub admin: AdminApi,
+    pub worker: IndexWorker,
 }
 
 impl App {
-    /// Clients are built once per container and shared by every service (they are cheap handles).
     pub fn new(
         config: &Config,
         dynamo: aws_sdk_dynamodb::Client,
         sqs: aws_sdk_sqs::Client,
         embedder: TextEmbedder,
     ) -> Self {
-        let cache = match &config.cache.redis_url {
-            Some(url) => match RedisCache::new(url) {
-                Ok(redis) => ItemCache::Redis(redis),
-                Err(reason) => {
-                    tracing::error!(%reason, "invalid CACHE_URL; items are not cached");
-                    ItemCache::Off
-                }
-            },
-            None => ItemCache::Off,
+        let parts = Parts::with_clients(config.clone(), dynamo, sqs, embedder);
+        let built = || -> Result<Self, Error> {
+            Ok(Self {
+                gate: gate(&parts)?,
+                items: items_api(&parts)?,
+                orders: orders_api(&parts)?,
+                search: search_api(&parts)?,
+                admin: admin_api(&parts)?,
+                worker: index_worker(&parts)?,
+            })
         };
-        let cache = Arc::new(cache);
-        let items = || DynamoItemRepository::new(dynamo.clone(), &config.table_name);
-        let vectors = || DynamoVectorRepository::new(dynamo.clone(), &config.table_name);
-        let queue = config.index_queue_url.as_ref().map(|url| Arc::new(IndexQueue::new(sqs, url)));
-        let embedder = Arc::new(embedder);
-        Self {
-            items: ItemService::new(
-                CachedItemRepository::new(items(), cache.clone(), config.cache.ttl),
-                IndexNotifier::new(queue.clone()),
-            ),
-            indexer: Indexer::new(items(), vectors(), embedder.clone(), queue),
-            search: SearchService::new(items(), vectors(), embedder, config.search_refresh),
-            orders: OrderService::new(
-                DynamoOrderRepository::new(dynamo.clone(), &config.table_name),
-                DynamoItemRepository::new(dynamo.clone(), &config.table_name),
-                cache,
-            ),
-            profiles: ProfileService::new(DynamoProfileRepository::new(dynamo.clone(), &config.table_name)),
-            idempotency: IdempotencyStore::new(dynamo.clone(), &config.table_name),
-            auth: Authenticator::new(&config.auth),
-            limiter: RateLimiter::new(
-                dynamo,
-                &config.table_name,
-                config.rate_limits.clone(),
-                config.rate_limit_fail_open,
-            ),
-            cors: CorsPolicy::new(config.cors_allowed_origins.clone()),
-            cursors: CursorCodec::new(config.cursor_secret.expose()),
-            clock: Timestamp::now,
-        }
-    }
-
-    /// Reads configuration and builds AWS clients from the environment (`AWS_ENDPOINT_URL` is
-    /// honoured, which is how local runs reach the moto server).
-    pub async fn from_env() -> Result<Self, Error> {
-        let config = Config::from_env()?;
-        let aws = crate::aws::from_env(crate::aws::TrustedRoots::from_env()?)?;
-        let embedder = embedder_for(&config, &aws)?;
-        Ok(Self::new(&config, dynamo_client(&aws), sqs_client(&aws), embedder))
-    }
-
-    pub fn now(&self) -> Timestamp {
-        (self.clock)()
+        // Every part above is infallible once its clients exist, as they do here.
+        built().unwrap_or_else(|error| panic!("building the app from ready clients cannot fail: {error}"))
     }
 }
 
@@ -120,16 +245,16 @@ fn embedder_for(config: &Config, aws: &aws_types::SdkConfig) -> Result<TextEmbed
     }
 }
 
-/// Initialises logging, builds the `App` once, and serves the SQS batch `handler`.
+/// Initialises logging, builds the worker's parts once, and serves the SQS batch `handler`.
 pub async fn run_sqs<F, Fut>(handler: F) -> Result<(), Error>
 where
-    F: Fn(SqsEvent, &'static App) -> Fut,
+    F: Fn(SqsEvent, &'static IndexWorker) -> Fut,
     Fut: Future<Output = SqsBatchResponse> + Send,
 {
     crate::telemetry::init();
-    let app: &'static App = Box::leak(Box::new(App::from_env().await?));
+    let worker: &'static IndexWorker = Box::leak(Box::new(index_worker(&Parts::from_env()?)?));
     lambda_runtime::run(lambda_runtime::service_fn(|event: LambdaEvent<SqsEvent>| {
-        let response = handler(event.payload, app);
+        let response = handler(event.payload, worker);
         async move { Ok::<_, Error>(response.await) }
     }))
     .await
@@ -174,17 +299,21 @@ pub fn sqs_client(aws: &aws_types::SdkConfig) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::from_conf(config)
 }
 
-/// Initialises logging, builds the `App` once, and serves `handler` on the Lambda runtime.
-pub async fn run<F, Fut>(handler: F) -> Result<(), Error>
+/// Initialises logging, builds the gate and the route's own parts (`build`) once, and serves
+/// `handler` on the Lambda runtime.
+pub async fn run<S, F, Fut>(build: fn(&Parts) -> Result<S, Error>, handler: F) -> Result<(), Error>
 where
-    F: Fn(Request, &'static App) -> Fut,
+    S: Sync + 'static,
+    F: Fn(Request, &'static Gate, &'static S) -> Fut,
     Fut: Future<Output = Response<Body>> + Send,
 {
     crate::telemetry::init();
-    // The app lives as long as the container; leaking it lets every invocation borrow it freely.
-    let app: &'static App = Box::leak(Box::new(App::from_env().await?));
+    let parts = Parts::from_env()?;
+    // Built once per container and leaked: every invocation borrows them for the container's life.
+    let gate: &'static Gate = Box::leak(Box::new(gate(&parts)?));
+    let api: &'static S = Box::leak(Box::new(build(&parts)?));
     lambda_http::run(service_fn(|request| {
-        let response = handler(request, app);
+        let response = handler(request, gate, api);
         async move { Ok::<_, Error>(response.await) }
     }))
     .await

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 
-use crate::ratelimit::RateRules;
+use crate::domain::RateRules;
+pub use crate::domain::Secret;
+pub use crate::http::auth::{AuthConfig, TokenConfig};
 
 /// HMAC secrets shorter than the hash output weaken the signature (RFC 7518 §3.2).
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -51,64 +53,6 @@ impl CacheConfig {
 pub enum EmbedderChoice {
     Hashing,
     Bedrock { model_id: String },
-}
-
-/// Bytes that never appear in `Debug` output or logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Vec<u8>);
-
-impl Secret {
-    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
-        Self(bytes.into())
-    }
-
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-#[derive(Clone, Debug)]
-pub enum AuthConfig {
-    /// The function verifies the bearer token itself.
-    Verify(TokenConfig),
-    /// API Gateway's JWT authorizer verified the token; the function reads the claims it passes.
-    Gateway,
-}
-
-#[derive(Clone, Debug)]
-pub struct TokenConfig {
-    /// The only algorithms accepted; a token's header never widens this list.
-    pub algorithms: Vec<Algorithm>,
-    pub hmac_secret: Option<Secret>,
-    pub jwks_url: Option<String>,
-    pub issuer: Option<String>,
-    pub audience: Option<String>,
-    pub leeway_seconds: u64,
-    pub jwks_cache_ttl: Duration,
-    /// Unknown `kid`s refresh the key set at most this often.
-    pub jwks_min_refresh_interval: Duration,
-}
-
-impl TokenConfig {
-    /// HS256 with a shared secret: the local default.
-    pub fn hs256(secret: &[u8]) -> Self {
-        Self {
-            algorithms: vec![Algorithm::HS256],
-            hmac_secret: Some(Secret::new(secret)),
-            jwks_url: None,
-            issuer: None,
-            audience: None,
-            leeway_seconds: 30,
-            jwks_cache_ttl: Duration::from_secs(600),
-            jwks_min_refresh_interval: Duration::from_secs(30),
-        }
-    }
 }
 
 #[derive(Debug)]

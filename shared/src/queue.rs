@@ -6,23 +6,19 @@ use std::time::Duration;
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-use serde::{Deserialize, Serialize};
 
-use crate::domain::ItemId;
+use crate::domain::IndexJob;
 use crate::retry::Backoff;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum IndexOp {
-    Upsert,
-    Delete,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IndexJob {
-    pub item_id: ItemId,
-    pub version: u64,
-    pub op: IndexOp,
+/// Why jobs were not (all) sent, after the retries.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("an index job could not be encoded")]
+    Encode(#[source] crate::error::BoxError),
+    #[error("SQS refused or did not answer")]
+    Send(#[source] crate::error::BoxError),
+    #[error("{0} entries of a batch kept failing")]
+    Entries(usize),
 }
 
 pub struct IndexQueue {
@@ -37,19 +33,16 @@ impl IndexQueue {
 
     /// Sends the job, retrying transient failures a few times with jittered backoff. The caller
     /// logs and moves on if this fails: the `index_pending` marker already guarantees the job.
-    pub async fn enqueue(&self, job: &IndexJob) -> Result<(), String> {
-        let body = serde_json::to_string(job).map_err(|e| e.to_string())?;
+    pub async fn enqueue(&self, job: &IndexJob) -> Result<(), QueueError> {
+        let body = serde_json::to_string(job).map_err(|e| QueueError::Encode(e.into()))?;
         let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_millis(400), 2);
         loop {
             match self.client.send_message().queue_url(&self.url).message_body(&body).send().await {
                 Ok(_) => return Ok(()),
-                Err(error) => {
-                    let reason = aws_sdk_sqs::error::DisplayErrorContext(&error).to_string();
-                    match backoff.next_delay() {
-                        Some(delay) => tokio::time::sleep(delay).await,
-                        None => return Err(reason),
-                    }
-                }
+                Err(error) => match backoff.next_delay() {
+                    Some(delay) => tokio::time::sleep(delay).await,
+                    None => return Err(QueueError::Send(error.into())),
+                },
             }
         }
     }
@@ -57,7 +50,7 @@ impl IndexQueue {
     /// Sends `jobs` ten to a `SendMessageBatch` call (SQS's maximum), retrying the entries a call
     /// reports failed. Stops early, between calls, when less than `reserve` is left before the
     /// invocation's deadline. Returns how many jobs were sent; the rest stay for a later run.
-    pub async fn enqueue_all(&self, jobs: &[IndexJob], reserve: Duration) -> Result<usize, String> {
+    pub async fn enqueue_all(&self, jobs: &[IndexJob], reserve: Duration) -> Result<usize, QueueError> {
         let mut sent = 0;
         for chunk in jobs.chunks(10) {
             if crate::scope::deadline().is_some_and(|deadline| {
@@ -70,17 +63,17 @@ impl IndexQueue {
                 .enumerate()
                 .map(|(index, job)| serde_json::to_string(job).map(|body| (index.to_string(), body)))
                 .collect::<Result<_, _>>()
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| QueueError::Encode(e.into()))?;
             let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_millis(400), 2);
             loop {
                 let entries = pending
                     .iter()
                     .map(|(id, body)| SendMessageBatchRequestEntry::builder().id(id).message_body(body).build())
                     .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| QueueError::Encode(e.into()))?;
                 let outcome =
                     self.client.send_message_batch().queue_url(&self.url).set_entries(Some(entries)).send().await;
-                let reason = match outcome {
+                let failure = match outcome {
                     Ok(output) => {
                         let failed: Vec<&str> = output.failed().iter().map(|entry| entry.id()).collect();
                         sent += pending.len() - failed.len();
@@ -88,13 +81,13 @@ impl IndexQueue {
                         if pending.is_empty() {
                             break;
                         }
-                        format!("{} entries failed", pending.len())
+                        QueueError::Entries(pending.len())
                     }
-                    Err(error) => aws_sdk_sqs::error::DisplayErrorContext(&error).to_string(),
+                    Err(error) => QueueError::Send(error.into()),
                 };
                 match backoff.next_delay() {
                     Some(delay) => tokio::time::sleep(delay).await,
-                    None => return Err(reason),
+                    None => return Err(failure),
                 }
             }
         }

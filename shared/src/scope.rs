@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::SystemTime;
 
-use crate::ratelimit::RateOutcome;
+use crate::domain::RateOutcome;
 
 tokio::task_local! {
     static SCOPE: Arc<Scope>;

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use shared::ratelimit::RateRules;
+use shared::domain::RateRules;
 
 use crate::helpers::{Call, id_of, spawn_app, spawn_app_with_limits};
 use crate::proxy::FaultProxy;

@@ -24,8 +24,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::App;
 use shared::config::{AuthConfig, CacheConfig, Config, Secret, TokenConfig};
+use shared::domain::RateRules;
 use shared::domain::{ItemId, Timestamp};
-use shared::ratelimit::RateRules;
 
 /// The public development secret of infra/local.env; the fixtures' tokens are signed with it.
 pub const DEV_SECRET: &str = "local-development-secret-not-for-production-use";
@@ -518,7 +518,7 @@ impl TestApp {
             if event.records.is_empty() {
                 return (processed, failed);
             }
-            let response = index_worker::handle(event.clone(), &self.app).await;
+            let response = index_worker::handle(event.clone(), &self.app.worker).await;
             let failures: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
             for message in &event.records {
                 if failures.contains(&message.message_id.as_deref().unwrap_or_default()) {
@@ -587,18 +587,18 @@ async fn dispatch(app: &App, call: Call) -> Reply {
     let request = call.request();
     let route = call.event["routeKey"].as_str().unwrap_or_default().to_owned();
     let response = match route.as_str() {
-        "GET /api/items" => list_items::handle(request, app).await,
-        "POST /api/items" => create_item::handle(request, app).await,
-        "GET /api/items/{id}" => get_item::handle(request, app).await,
-        "PUT /api/items/{id}" => replace_item::handle(request, app).await,
-        "PATCH /api/items/{id}" => update_item::handle(request, app).await,
-        "DELETE /api/items/{id}" => delete_item::handle(request, app).await,
-        "POST /api/orders" => create_order::handle(request, app).await,
-        "GET /api/orders" => list_orders::handle(request, app).await,
-        "GET /api/orders/{id}" => get_order::handle(request, app).await,
-        "POST /api/orders/{id}/cancel" => cancel_order::handle(request, app).await,
-        "GET /api/items/search" => search_items::handle(request, app).await,
-        "POST /api/admin/reindex" => reindex::handle(request, app).await,
+        "GET /api/items" => list_items::handle(request, &app.gate, &app.items).await,
+        "POST /api/items" => create_item::handle(request, &app.gate, &app.items).await,
+        "GET /api/items/{id}" => get_item::handle(request, &app.gate, &app.items).await,
+        "PUT /api/items/{id}" => replace_item::handle(request, &app.gate, &app.items).await,
+        "PATCH /api/items/{id}" => update_item::handle(request, &app.gate, &app.items).await,
+        "DELETE /api/items/{id}" => delete_item::handle(request, &app.gate, &app.items).await,
+        "POST /api/orders" => create_order::handle(request, &app.gate, &app.orders).await,
+        "GET /api/orders" => list_orders::handle(request, &app.gate, &app.orders).await,
+        "GET /api/orders/{id}" => get_order::handle(request, &app.gate, &app.orders).await,
+        "POST /api/orders/{id}/cancel" => cancel_order::handle(request, &app.gate, &app.orders).await,
+        "GET /api/items/search" => search_items::handle(request, &app.gate, &app.search).await,
+        "POST /api/admin/reindex" => reindex::handle(request, &app.gate, &app.admin).await,
         other => panic!("no function for route {other}"),
     };
     let status = response.status().as_u16();

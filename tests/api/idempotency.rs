@@ -74,7 +74,7 @@ async fn a_claim_left_by_the_previous_release_does_not_block_the_key() {
         keys::idempotency_key("POST /api/orders", &OwnerId::new("alice"), "slow");
     for (name, value) in [
         ("state", AttributeValue::S("in_progress".into())),
-        ("fingerprint", AttributeValue::S(shared::idempotency::fingerprint(body.as_object().unwrap()))),
+        ("fingerprint", AttributeValue::S(shared::http::idempotency::fingerprint(body.as_object().unwrap()))),
         ("claim", AttributeValue::S("someone-else".into())),
         ("lock_expires_at", AttributeValue::N((now + 60).to_string())),
         ("expires_at", AttributeValue::N((now + 86_400).to_string())),

@@ -1,8 +1,6 @@
 //! Integration tests: each route's handler, called in process with API Gateway v2 events built
 //! from events/ fixtures, against a real DynamoDB API (the moto server), one table per test.
 
-#![recursion_limit = "256"]
-
 mod access;
 mod auth;
 mod auth_gateway;

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use serde_json::json;
+use shared::domain::{Audience, RateRules, RouteGroup, Rule};
 use shared::domain::{Role, Timestamp};
-use shared::ratelimit::{Audience, RateLimiter, RateRules, RouteGroup, Rule};
+use shared::service::RateLimiter;
 use tokio::task::JoinSet;
 
 use crate::helpers::{Call, spawn_app, spawn_app_with_limits};

@@ -97,7 +97,7 @@ async fn a_poison_message_fails_alone() {
     assert_eq!(event.records.len(), 3);
     let poison_id = event.records.iter().find(|m| m.body.as_deref() == Some("{ not json")).unwrap().message_id.clone();
 
-    let response = index_worker::handle(event, &app.app).await;
+    let response = index_worker::handle(event, &app.app.worker).await;
 
     let failed: Vec<_> = response.batch_item_failures.iter().map(|f| Some(f.item_identifier.clone())).collect();
     assert_eq!(failed, [poison_id], "exactly the poison message is reported");
@@ -116,8 +116,8 @@ async fn repeated_and_out_of_order_jobs_leave_the_newest_version() {
     // Deliver the three jobs newest first, then all of them again.
     let mut jobs = app.receive_index_batch().await;
     jobs.records.reverse();
-    index_worker::handle(jobs.clone(), &app.app).await;
-    index_worker::handle(jobs, &app.app).await;
+    index_worker::handle(jobs.clone(), &app.app.worker).await;
+    index_worker::handle(jobs, &app.app.worker).await;
 
     let newest = app.send(search("version three")).await;
     assert_eq!(newest.body["data"][0]["id"], item["id"]);
@@ -132,7 +132,8 @@ async fn items_written_while_sqs_is_down_are_found_by_the_reconciler() {
     let sqs_down = app.with_sqs_down();
     let reply = create_item::handle(
         Call::create(json!({"name": "Offline lantern", "price": 5, "status": "active"})).request(),
-        &sqs_down,
+        &sqs_down.gate,
+        &sqs_down.items,
     )
     .await;
     assert_eq!(reply.status(), 201, "the write succeeds although SQS is down");
@@ -174,8 +175,8 @@ async fn a_vector_written_long_after_its_job_started_still_reaches_a_warm_search
     let late = active(&app, "alice", "late teapot").await;
     // A worker whose job started a minute ago (a redelivery, a slow embedding) writes the vector now.
     let mut lagging = app.container();
-    lagging.clock = a_minute_ago;
-    index_worker::handle(app.receive_index_batch().await, &lagging).await;
+    lagging.worker.clock = a_minute_ago;
+    index_worker::handle(app.receive_index_batch().await, &lagging.worker).await;
 
     assert!(found_ids(&app, search("late teapot")).await.contains(&id_of(&late)), "loaded by the refresh");
 }

@@ -1,12 +1,9 @@
 //! `POST /api/orders/{id}/cancel`: cancels a placed order and returns its stock, exactly once.
 
-// The route's future nests the shared crate's async layers deeper than rustc's default limit.
-#![recursion_limit = "256"]
-
 use lambda_http::{Body, Request, Response};
-use shared::App;
-use shared::http::{orders, serve};
+use shared::http::route::CANCEL_ORDER;
+use shared::http::{Gate, OrdersApi, orders, serve};
 
-pub async fn handle(request: Request, app: &App) -> Response<Body> {
-    serve(app, &request, "POST /api/orders/{id}/cancel", orders::cancel(app, &request)).await
+pub async fn handle(request: Request, gate: &Gate, api: &OrdersApi) -> Response<Body> {
+    serve(gate, &request, &CANCEL_ORDER, |caller| orders::cancel(api, caller, &request)).await
 }

@@ -1,12 +1,9 @@
 //! `POST /api/items`: creates an item owned by the caller; 201 with Location and ETag.
 
-// The route's future nests the shared crate's async layers deeper than rustc's default limit.
-#![recursion_limit = "256"]
-
 use lambda_http::{Body, Request, Response};
-use shared::App;
-use shared::http::{items, serve};
+use shared::http::route::CREATE_ITEM;
+use shared::http::{Gate, ItemsApi, items, serve};
 
-pub async fn handle(request: Request, app: &App) -> Response<Body> {
-    serve(app, &request, "POST /api/items", items::create(app, &request)).await
+pub async fn handle(request: Request, gate: &Gate, api: &ItemsApi) -> Response<Body> {
+    serve(gate, &request, &CREATE_ITEM, |caller| items::create(api, caller, &request)).await
 }

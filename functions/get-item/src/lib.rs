@@ -1,12 +1,9 @@
 //! `GET /api/items/{id}`: one item (or only the requested fields), with its ETag.
 
-// The route's future nests the shared crate's async layers deeper than rustc's default limit.
-#![recursion_limit = "256"]
-
 use lambda_http::{Body, Request, Response};
-use shared::App;
-use shared::http::{items, serve};
+use shared::http::route::GET_ITEM;
+use shared::http::{Gate, ItemsApi, items, serve};
 
-pub async fn handle(request: Request, app: &App) -> Response<Body> {
-    serve(app, &request, "GET /api/items/{id}", items::get(app, &request)).await
+pub async fn handle(request: Request, gate: &Gate, api: &ItemsApi) -> Response<Body> {
+    serve(gate, &request, &GET_ITEM, |caller| items::get(api, caller, &request)).await
 }

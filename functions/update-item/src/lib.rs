@@ -1,12 +1,9 @@
 //! `PATCH /api/items/{id}`: changes only the fields sent; If-Match guards against lost updates.
 
-// The route's future nests the shared crate's async layers deeper than rustc's default limit.
-#![recursion_limit = "256"]
-
 use lambda_http::{Body, Request, Response};
-use shared::App;
-use shared::http::{items, serve};
+use shared::http::route::UPDATE_ITEM;
+use shared::http::{Gate, ItemsApi, items, serve};
 
-pub async fn handle(request: Request, app: &App) -> Response<Body> {
-    serve(app, &request, "PATCH /api/items/{id}", items::update(app, &request)).await
+pub async fn handle(request: Request, gate: &Gate, api: &ItemsApi) -> Response<Body> {
+    serve(gate, &request, &UPDATE_ITEM, |caller| items::update(api, caller, &request)).await
 }

@@ -25,8 +25,9 @@ pub struct RedisCache {
 }
 
 impl RedisCache {
-    pub fn new(url: &str) -> Result<Self, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("CACHE_URL: {e}"))?;
+    /// Refuses a `CACHE_URL` redis cannot parse; connecting happens on first use.
+    pub fn new(url: &str) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(url)?;
         Ok(Self { client, connection: OnceCell::new(), failed_at: Mutex::new(None) })
     }
 

@@ -5,8 +5,10 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use super::{Cache, MAX_FILL_DELAY};
-use crate::domain::{FieldSet, Item, ItemChanges, ItemId, ItemPatch, ItemView, ListQuery, Page, Timestamp};
-use crate::repository::{ItemRepository, ReplayRecord, StoreError, WriteGuard, Written};
+use crate::domain::{
+    FieldSet, Item, ItemChanges, ItemId, ItemPatch, ItemView, ListQuery, Page, ReplayRecord, Timestamp, Written,
+};
+use crate::repository::{ItemRepository, StoreError, WriteGuard};
 use crate::scope;
 
 pub struct CachedItemRepository<R, C> {

@@ -411,6 +411,23 @@ fn parse_status(value: &Value) -> Result<ItemStatus, FieldError> {
     })
 }
 
+/// A change to an existing item: all client-owned fields (PUT) or some (PATCH).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemWrite {
+    Replace(ItemChanges),
+    Patch(ItemPatch),
+}
+
+/// What a conditional write requires of the stored item, beyond existing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Precondition {
+    /// No `If-Match`, or `If-Match: *`.
+    #[default]
+    Exists,
+    /// `If-Match` with one or more strong ETags: the stored version must be one of them.
+    VersionIn(Vec<Version>),
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -2,24 +2,32 @@
 
 mod access;
 mod fields;
+mod index_job;
 mod item;
 mod listing;
 mod order;
 mod profile;
+mod rate;
+mod replay;
+mod secret;
 mod text;
 mod time;
 
 pub use access::{Permission, Principal, Role};
 pub use fields::{FieldSet, ItemField};
+pub use index_job::{IndexJob, IndexOp};
 pub use item::{
-    Description, Item, ItemChanges, ItemId, ItemName, ItemPatch, ItemStatus, ItemView, MAX_SAFE_INTEGER, Money,
-    OwnerId, Stock, Version,
+    Description, Item, ItemChanges, ItemId, ItemName, ItemPatch, ItemStatus, ItemView, ItemWrite, MAX_SAFE_INTEGER,
+    Money, OwnerId, Precondition, Stock, Version,
 };
 pub use listing::{ListQuery, Page, PageLimit, PagePosition, SortField, SortOrder};
 pub use order::{
     LineProblem, LineRequest, MAX_ORDER_LINES, Order, OrderDetail, OrderId, OrderLine, OrderRequest, OrderStatus,
 };
 pub use profile::Profile;
+pub use rate::{Audience, BadRateRule, RateOutcome, RateRules, RouteGroup, Rule};
+pub use replay::{ReplayRecord, StoredReplay, Written};
+pub use secret::Secret;
 pub use time::Timestamp;
 
 /// One rejected input field: what was wrong, in words a client can show.

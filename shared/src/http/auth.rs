@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use lambda_http::http::header::AUTHORIZATION;
@@ -11,10 +12,9 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use serde::Deserialize;
 
+use super::error::{ApiError, AuthFailure};
 use super::jwks::{JwksCache, JwksError};
-use crate::config::{AuthConfig, TokenConfig};
-use crate::domain::{OwnerId, Permission, Principal, Role};
-use crate::error::{ApiError, AuthFailure};
+use crate::domain::{OwnerId, Permission, Principal, Role, Secret};
 
 /// Longer tokens are refused before any decoding work: no legitimate token comes close.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -25,6 +25,44 @@ struct Claims {
     role: Role,
     #[serde(default)]
     name: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub enum AuthConfig {
+    /// The function verifies the bearer token itself.
+    Verify(TokenConfig),
+    /// API Gateway's JWT authorizer verified the token; the function reads the claims it passes.
+    Gateway,
+}
+
+#[derive(Clone, Debug)]
+pub struct TokenConfig {
+    /// The only algorithms accepted; a token's header never widens this list.
+    pub algorithms: Vec<Algorithm>,
+    pub hmac_secret: Option<Secret>,
+    pub jwks_url: Option<String>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub leeway_seconds: u64,
+    pub jwks_cache_ttl: Duration,
+    /// Unknown `kid`s refresh the key set at most this often.
+    pub jwks_min_refresh_interval: Duration,
+}
+
+impl TokenConfig {
+    /// HS256 with a shared secret: the local default.
+    pub fn hs256(secret: &[u8]) -> Self {
+        Self {
+            algorithms: vec![Algorithm::HS256],
+            hmac_secret: Some(Secret::new(secret)),
+            jwks_url: None,
+            issuer: None,
+            audience: None,
+            leeway_seconds: 30,
+            jwks_cache_ttl: Duration::from_secs(600),
+            jwks_min_refresh_interval: Duration::from_secs(30),
+        }
+    }
 }
 
 pub struct Authenticator {

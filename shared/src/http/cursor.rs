@@ -8,8 +8,8 @@ use aws_lc_rs::{hmac, rand};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::error::ApiError;
 use crate::domain::{ItemId, ListQuery, Money, OrderId, PagePosition};
-use crate::error::ApiError;
 
 /// Bound into every cursor, so a later format is never mistaken for this one.
 const VERSION: &str = "v2";

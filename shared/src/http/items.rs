@@ -1,42 +1,52 @@
-//! The six item routes, from request to reply. Each function is one route's whole behaviour,
-//! starting with the permission it needs.
+//! The six item routes, from request to reply: each function is one route's work for a caller
+//! the gate has already admitted (see `route.rs` for what each route requires).
 
 use lambda_http::Request;
 use lambda_http::http::header::{ETAG, LOCATION};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
+use super::cursor::CursorCodec;
+use super::idempotency::IdempotencyStore;
 use super::request;
 use super::response::{PageInfo, Reply};
-use crate::app::App;
-use serde::Serialize;
+use super::route::CREATE_ITEM;
 
-use crate::domain::{ItemChanges, ItemPatch, ItemView, OwnerId, Permission, Profile};
-use crate::error::ApiError;
-use crate::ratelimit::RouteGroup;
-use crate::repository::ReplayRecord;
+use super::error::ApiError;
+use crate::domain::{
+    FieldError, ItemChanges, ItemPatch, ItemView, ItemWrite, OwnerId, Principal, Profile, ReplayRecord, Timestamp,
+};
+use crate::service::{ApiItemRepository, ItemService, ProfileService};
+
+/// What the item routes work with.
+pub struct ItemsApi {
+    pub items: ItemService<ApiItemRepository>,
+    pub profiles: ProfileService,
+    pub cursors: CursorCodec,
+    pub idempotency: IdempotencyStore,
+    pub clock: fn() -> Timestamp,
+}
 
 /// `GET /api/items` (`include=owner` embeds owner profiles with one `BatchGetItem` per page)
-pub async fn list(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    app.admit_read(req, RouteGroup::Read, |caller| async move {
-        let query = request::list_query(req, &app.cursors)?;
-        let page = app.items.list(&caller, query.clone()).await?;
-        let next_cursor = page.next.map(|position| app.cursors.encode(&query, position));
-        let info = PageInfo { limit: query.limit.get(), next_cursor };
-        if !query.include_owner {
-            return Reply::page(page.items, info);
-        }
-        let owners: Vec<OwnerId> = page.items.iter().filter_map(|item| item.owner_id.clone()).collect();
-        let profiles = app.profiles.by_id(&owners).await?;
-        let items: Vec<ItemWithOwner> = page
-            .items
-            .into_iter()
-            .map(|item| {
-                let owner = item.owner_id.as_ref().and_then(|id| profiles.get(id).cloned());
-                ItemWithOwner { item, owner }
-            })
-            .collect();
-        Reply::page(items, info)
-    })
-    .await
+pub async fn list(api: &ItemsApi, caller: Principal, req: &Request) -> Result<Reply, ApiError> {
+    let query = request::list_query(req, &api.cursors)?;
+    let page = api.items.list(&caller, query.clone()).await?;
+    let next_cursor = page.next.map(|position| api.cursors.encode(&query, position));
+    let info = PageInfo { limit: query.limit.get(), next_cursor };
+    if !query.include_owner {
+        return Reply::page(page.items, info);
+    }
+    let owners: Vec<OwnerId> = page.items.iter().filter_map(|item| item.owner_id.clone()).collect();
+    let profiles = api.profiles.by_id(&owners).await?;
+    let items: Vec<ItemWithOwner> = page
+        .items
+        .into_iter()
+        .map(|item| {
+            let owner = item.owner_id.as_ref().and_then(|id| profiles.get(id).cloned());
+            ItemWithOwner { item, owner }
+        })
+        .collect();
+    Reply::page(items, info)
 }
 
 #[derive(Serialize)]
@@ -47,67 +57,64 @@ struct ItemWithOwner {
 }
 
 /// `GET /api/items/{id}`
-pub async fn get(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    app.admit_read(req, RouteGroup::Read, |caller| async move {
-        let id = request::item_id(req)?;
-        let fields = request::item_fields(req)?;
-        let held = request::if_none_match(req)?;
-        let (item, version) = app.items.get(&caller, id, fields).await?;
-        if held.matches(version) {
-            return Ok(Reply::not_modified().header(ETAG, version.etag()));
-        }
-        Ok(Reply::ok(item)?.header(ETAG, version.etag()))
-    })
-    .await
+pub async fn get(api: &ItemsApi, caller: Principal, req: &Request) -> Result<Reply, ApiError> {
+    let id = request::item_id(req)?;
+    let fields = request::item_fields(req)?;
+    let held = request::if_none_match(req)?;
+    let (item, version) = api.items.get(&caller, id, fields).await?;
+    if held.matches(version) {
+        return Ok(Reply::not_modified().header(ETAG, version.etag()));
+    }
+    Ok(Reply::ok(item)?.header(ETAG, version.etag()))
 }
 
 /// `POST /api/items` (honours `Idempotency-Key`)
-pub async fn create(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let caller = app.admit(req, Permission::Write).await?;
+pub async fn create(api: &ItemsApi, caller: Principal, req: &Request) -> Result<Reply, ApiError> {
     request::no_query(req)?;
     let body = request::json_object(req)?;
     let content = ItemChanges::parse(&body).map_err(ApiError::Validation)?;
-    let now = app.now();
+    let now = (api.clock)();
     let prepare = || async {
-        app.profiles.ensure(&caller).await?;
-        let item = app.items.new_item(&caller, content, now);
+        api.profiles.ensure(&caller).await?;
+        let item = api.items.new_item(&caller, content, now);
         let reply = Reply::created(&item)?
             .header(LOCATION, format!("/api/items/{}", item.id))
             .header(ETAG, item.version.etag());
         Ok((item, reply))
     };
-    let commit = |item, record: Option<ReplayRecord>| async move { app.items.create(&item, record.as_ref()).await };
-    app.idempotency.run(req, &caller, "POST /api/items", &body, now, prepare, commit).await
+    let commit =
+        |item, record: Option<ReplayRecord>| async move { Ok(api.items.create(&item, record.as_ref()).await?) };
+    api.idempotency.run(req, &caller, CREATE_ITEM.key, &body, now, prepare, commit).await
 }
 
-/// `PUT /api/items/{id}`: full replacement of the client-owned fields.
-pub async fn replace(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let caller = app.admit(req, Permission::Write).await?;
-    let id = request::item_id(req)?;
-    request::no_query(req)?;
-    let precondition = request::precondition(req)?;
-    let content = ItemChanges::parse(&request::json_object(req)?).map_err(ApiError::Validation)?;
-    let item = app.items.replace(&caller, id, &content, precondition, app.now()).await?;
-    Ok(Reply::ok(&item)?.header(ETAG, item.version.etag()))
+/// `PUT /api/items/{id}`: every client-owned field replaced.
+pub async fn replace(api: &ItemsApi, caller: Principal, req: &Request) -> Result<Reply, ApiError> {
+    write(api, caller, req, |body| ItemChanges::parse(body).map(ItemWrite::Replace)).await
 }
 
 /// `PATCH /api/items/{id}`: only the fields sent change.
-pub async fn update(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let caller = app.admit(req, Permission::Write).await?;
+pub async fn update(api: &ItemsApi, caller: Principal, req: &Request) -> Result<Reply, ApiError> {
+    write(api, caller, req, |body| ItemPatch::parse(body).map(ItemWrite::Patch)).await
+}
+
+/// Reads a PUT or PATCH body as the change it asks for.
+type ParseWrite = fn(&Map<String, Value>) -> Result<ItemWrite, Vec<FieldError>>;
+
+/// PUT and PATCH: one path from the request's id, `If-Match` and body to the reply with its ETag.
+async fn write(api: &ItemsApi, caller: Principal, req: &Request, parse: ParseWrite) -> Result<Reply, ApiError> {
     let id = request::item_id(req)?;
     request::no_query(req)?;
     let precondition = request::precondition(req)?;
-    let patch = ItemPatch::parse(&request::json_object(req)?).map_err(ApiError::Validation)?;
-    let item = app.items.update(&caller, id, &patch, precondition, app.now()).await?;
+    let change = parse(&request::json_object(req)?).map_err(ApiError::Validation)?;
+    let item = api.items.write(&caller, id, &change, precondition, (api.clock)()).await?;
     Ok(Reply::ok(&item)?.header(ETAG, item.version.etag()))
 }
 
 /// `DELETE /api/items/{id}`
-pub async fn delete(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let caller = app.admit(req, Permission::Delete).await?;
+pub async fn delete(api: &ItemsApi, caller: Principal, req: &Request) -> Result<Reply, ApiError> {
     let id = request::item_id(req)?;
     request::no_query(req)?;
     let precondition = request::precondition(req)?;
-    app.items.delete(&caller, id, precondition).await?;
+    api.items.delete(&caller, id, precondition).await?;
     Ok(Reply::no_content())
 }

@@ -30,6 +30,25 @@ pub enum JwksError {
     Unavailable(String),
 }
 
+/// Why a key set could not be fetched.
+#[derive(Debug, thiserror::Error)]
+enum FetchError {
+    #[error("bad JWKS_URL")]
+    Url(#[source] hyper::http::uri::InvalidUri),
+    #[error("no root certificates")]
+    Roots(#[source] std::io::Error),
+    #[error("JWKS request failed")]
+    Request(#[source] hyper_util::client::legacy::Error),
+    #[error("JWKS endpoint answered {0}")]
+    Status(hyper::StatusCode),
+    #[error("JWKS body could not be read")]
+    Body(#[source] crate::error::BoxError),
+    #[error("JWKS is not a key set")]
+    NotAKeySet(#[source] serde_json::Error),
+    #[error("JWKS fetch timed out after {0:?}")]
+    TimedOut(Duration),
+}
+
 pub struct JwksCache {
     url: String,
     ttl: Duration,
@@ -73,7 +92,7 @@ impl JwksCache {
             // One deadline for the whole fetch: connecting, headers and body.
             let fetched = tokio::time::timeout(FETCH_TIMEOUT, self.fetch(&mut state))
                 .await
-                .unwrap_or_else(|_| Err("JWKS fetch timed out".to_owned()));
+                .unwrap_or(Err(FetchError::TimedOut(FETCH_TIMEOUT)));
             match fetched {
                 Ok(keys) => {
                     state.keys = keys;
@@ -81,7 +100,8 @@ impl JwksCache {
                     state.last_failure = None;
                 }
                 // Keep serving the keys we had: an identity-provider blip must not log everyone out.
-                Err(reason) => {
+                Err(error) => {
+                    let reason = crate::error::error_chain(&error);
                     tracing::warn!(url = %self.url, %reason, cached = state.keys.len(), "JWKS fetch failed");
                     state.last_failure = Some(reason);
                 }
@@ -95,34 +115,33 @@ impl JwksCache {
         }
     }
 
-    async fn fetch(&self, state: &mut State) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
-        let uri: hyper::Uri = self.url.parse().map_err(|e| format!("bad JWKS_URL: {e}"))?;
-        if state.client.is_none() {
-            let https = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_native_roots()
-                .map_err(|e| format!("no root certificates: {e}"))?
-                .https_or_http()
-                .enable_http1()
-                .build();
-            state.client = Some(Client::builder(TokioExecutor::new()).build(https));
-        }
-        let client = state.client.as_ref().ok_or("no HTTP client")?;
-        let response = client.get(uri).await.map_err(|e| format!("JWKS fetch failed: {e}"))?;
+    async fn fetch(&self, state: &mut State) -> Result<HashMap<String, Arc<DecodingKey>>, FetchError> {
+        let uri: hyper::Uri = self.url.parse().map_err(FetchError::Url)?;
+        let client = match &state.client {
+            Some(client) => client,
+            None => {
+                let https = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_native_roots()
+                    .map_err(FetchError::Roots)?
+                    .https_or_http()
+                    .enable_http1()
+                    .build();
+                state.client.insert(Client::builder(TokioExecutor::new()).build(https))
+            }
+        };
+        let response = client.get(uri).await.map_err(FetchError::Request)?;
         if !response.status().is_success() {
-            return Err(format!("JWKS endpoint answered {}", response.status()));
+            return Err(FetchError::Status(response.status()));
         }
-        let body = Limited::new(response.into_body(), MAX_JWKS_BYTES)
-            .collect()
-            .await
-            .map_err(|e| format!("JWKS body: {e}"))?
-            .to_bytes();
+        let body =
+            Limited::new(response.into_body(), MAX_JWKS_BYTES).collect().await.map_err(FetchError::Body)?.to_bytes();
         parse_key_set(&body)
     }
 }
 
 /// Keys without a `kid`, or of a type we cannot verify with, are skipped rather than failing the set.
-fn parse_key_set(body: &[u8]) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
-    let set: JwkSet = serde_json::from_slice(body).map_err(|e| format!("JWKS is not a key set: {e}"))?;
+fn parse_key_set(body: &[u8]) -> Result<HashMap<String, Arc<DecodingKey>>, FetchError> {
+    let set: JwkSet = serde_json::from_slice(body).map_err(FetchError::NotAKeySet)?;
     Ok(set
         .keys
         .iter()

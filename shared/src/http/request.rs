@@ -9,11 +9,11 @@ use lambda_http::{Request, RequestExt};
 use serde_json::{Map, Value};
 
 use super::cursor::CursorCodec;
+use super::error::ApiError;
 use crate::domain::{
-    FieldError, FieldSet, ItemField, ItemId, ItemStatus, ListQuery, OrderId, PageLimit, SortField, SortOrder, Version,
+    FieldError, FieldSet, ItemField, ItemId, ItemStatus, ListQuery, OrderId, PageLimit, Precondition, SortField,
+    SortOrder, Version,
 };
-use crate::error::ApiError;
-use crate::repository::Precondition;
 use crate::service::SearchQuery;
 
 /// Largest accepted body. A maximal item (200 + 5000 characters, each possibly a 6-byte JSON

@@ -4,7 +4,7 @@ use lambda_http::http::{HeaderName, HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
-use crate::error::ApiError;
+use super::error::ApiError;
 
 #[derive(Serialize)]
 pub struct PageInfo {

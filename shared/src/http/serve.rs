@@ -10,18 +10,23 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::{Instrument, field};
 
+use super::error::ApiError;
+use super::gate::Gate;
 use super::response::Reply;
-use crate::app::App;
-use crate::error::ApiError;
+use super::route::Route;
+use crate::domain::Principal;
 use crate::metrics;
 use crate::scope::{self, Scope};
 
-/// Runs one route's work and always produces an HTTP response; the Lambda runtime never sees an
-/// HTTP error as `Err`. Adds the headers every response carries, logs one line, emits metrics.
-pub async fn serve<F>(app: &App, request: &Request, route: &'static str, work: F) -> Response<Body>
+/// Serves one request of `route`: admits it through the gate, runs `work` as the admitted caller,
+/// and always produces an HTTP response; the Lambda runtime never sees an HTTP error as `Err`.
+/// Adds the headers every response carries, logs one line, emits metrics.
+pub async fn serve<F, Fut>(gate: &Gate, request: &Request, route: &Route, work: F) -> Response<Body>
 where
-    F: Future<Output = Result<Reply, ApiError>>,
+    F: FnOnce(Principal) -> Fut,
+    Fut: Future<Output = Result<Reply, ApiError>>,
 {
+    let route_key = route.key;
     let started = Instant::now();
     let cold_start = metrics::take_cold_start();
     let request_id = request_id(request);
@@ -30,7 +35,7 @@ where
         request_id = %request_id,
         apigw_request_id = field::Empty,
         trace_id = field::Empty,
-        route,
+        route = route_key,
         method = %request.method(),
         user_id = field::Empty,
         cold_start,
@@ -45,7 +50,7 @@ where
     let scope = Scope::new(deadline);
     async move {
         // Boxed: a route's state machine is large (debug builds especially); keep it off the stack.
-        let outcome = scope::within(scope.clone(), Box::pin(work)).await;
+        let outcome = scope::within(scope.clone(), Box::pin(gate.admit(request, route, work))).await;
         let throttled = matches!(outcome, Err(ApiError::TooManyRequests { .. }));
         let mut response = match outcome {
             Ok(reply) => reply.into_response(),
@@ -67,13 +72,13 @@ where
             headers.insert("ratelimit-remaining", HeaderValue::from(rate.remaining));
             headers.insert("ratelimit-reset", HeaderValue::from(rate.reset_seconds));
         }
-        app.cors.apply(request.headers(), headers);
+        gate.cors.apply(request.headers(), headers);
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         let status = response.status().as_u16();
         tracing::info!(status, latency_ms, "request completed");
         let (cache_hits, cache_misses) = scope.cache_counts();
         metrics::emit_request(&metrics::RequestMetrics {
-            route,
+            route: route_key,
             status,
             latency_ms,
             cold_start,

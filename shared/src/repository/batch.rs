@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
 use super::StoreError;
-use super::dynamo::classify;
+use super::error::classify;
 use crate::retry::Backoff;
 
 /// DynamoDB's limit on keys per `BatchGetItem`.

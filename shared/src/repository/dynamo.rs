@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -12,14 +11,15 @@ use aws_sdk_dynamodb::types::{
 use serde::Serialize;
 
 use super::batch::{BatchRead, batch_get};
+use super::error::{cancelled, classify, failed};
 use super::keys;
 use super::records::ItemRecord;
-use super::replays::{ReplayRecord, StoredReplay};
+use super::replays::{put_record, stored_replay};
 use super::transact::{Refused, busy, condition_failed, ours, put_new, transact};
-use super::{ItemRepository, Precondition, StoreError, WriteGuard, WriteToken, Written};
+use super::{ItemRepository, StoreError, WriteGuard, WriteToken};
 use crate::domain::{
     FieldSet, Item, ItemChanges, ItemField, ItemId, ItemPatch, ItemStatus, ItemView, ListQuery, Page, PagePosition,
-    SortOrder, Timestamp,
+    Precondition, ReplayRecord, SortOrder, Timestamp, Written,
 };
 
 #[derive(Clone)]
@@ -60,7 +60,7 @@ impl ItemRepository for DynamoItemRepository {
                 Err(e) => Err(classify(e, "put item")),
             };
         };
-        let writes = vec![put_new(&self.table, record)?, replay.put(&self.table, &token)?];
+        let writes = vec![put_new(&self.table, record)?, put_record(replay, &self.table, &token)?];
         match transact(&self.client, writes, &token, 0, "create item").await {
             Ok(()) => Ok(Written::Done(())),
             Err(Refused::Store(error)) => Err(error),
@@ -292,7 +292,7 @@ fn created_or_why_not(
         return Ok(Written::Done(()));
     }
     if let Some(existing) = reasons.get(1).filter(|r| condition_failed(Some(r))).and_then(|r| r.item()) {
-        if let Some(stored) = StoredReplay::from_item(existing, now_seconds) {
+        if let Some(stored) = stored_replay(existing, now_seconds) {
             return Ok(Written::KeyTaken(stored));
         }
     }
@@ -303,11 +303,6 @@ fn created_or_why_not(
         return Err(StoreError::Throttled);
     }
     Err(cancelled("create item", reasons))
-}
-
-/// A cancellation none of whose reasons we expected.
-pub(super) fn cancelled(context: &'static str, reasons: &[CancellationReason]) -> StoreError {
-    StoreError::Failed { context, source: format!("transaction cancelled: {reasons:?}").into() }
 }
 
 fn now_seconds(item: &Item) -> i64 {
@@ -439,29 +434,3 @@ fn position_of(view: &ItemView) -> Result<PagePosition, StoreError> {
 
 /// Bounds the DynamoDB calls one page may take when a filter or the 1 MB read limit leaves pages short.
 const MAX_QUERY_CALLS_PER_PAGE: usize = 3;
-
-pub(super) fn failed<E>(context: &'static str) -> impl FnOnce(E) -> StoreError
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    move |source| StoreError::Failed { context, source: Box::new(source) }
-}
-
-const THROTTLING_CODES: [&str; 3] =
-    ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"];
-
-/// Throttling, and failures that never got a service answer (connection refused, timeouts: no error
-/// code), are the caller's to retry later (503); anything else is our failure (500).
-pub(super) fn classify<E>(error: E, context: &'static str) -> StoreError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    match error.code() {
-        Some(code) if THROTTLING_CODES.contains(&code) => StoreError::Throttled,
-        None => {
-            tracing::warn!(context, error = %crate::error::error_chain(&error), "DynamoDB unreachable after retries");
-            StoreError::Throttled
-        }
-        Some(_) => StoreError::Failed { context, source: Box::new(error) },
-    }
-}

@@ -2,41 +2,33 @@
 
 mod batch;
 mod dynamo;
+mod error;
 pub mod keys;
 mod orders;
 mod profiles;
+mod rate_windows;
 mod records;
 mod replays;
 mod transact;
 mod vectors;
 
 use std::collections::HashMap;
-use std::error::Error as StdError;
 use std::future::Future;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
 pub use dynamo::DynamoItemRepository;
+pub use error::StoreError;
 pub use orders::{CancelError, DynamoOrderRepository, PlaceError};
 pub use profiles::DynamoProfileRepository;
-pub use replays::{DynamoReplayRepository, ReplayRecord, StoredReplay};
+pub use rate_windows::{ClaimError, DynamoRateWindows, RateWindow};
+pub use replays::DynamoReplayRepository;
 pub use vectors::{DELETED_VERSION, DynamoVectorRepository, Pending};
 
 use crate::domain::{
-    FieldSet, Item, ItemChanges, ItemId, ItemPatch, ItemView, ListQuery, OwnerId, Page, Timestamp, Version,
+    FieldSet, Item, ItemChanges, ItemId, ItemPatch, ItemView, ListQuery, OwnerId, Page, Precondition, ReplayRecord,
+    Timestamp, Written,
 };
-
-pub type BoxError = Box<dyn StdError + Send + Sync>;
-
-/// What a conditional write requires of the stored item, beyond existing.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Precondition {
-    /// No `If-Match`, or `If-Match: *`.
-    #[default]
-    Exists,
-    /// `If-Match` with one or more strong ETags: the stored version must be one of them.
-    VersionIn(Vec<Version>),
-}
 
 /// Everything a conditional write requires of the stored item.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -71,59 +63,6 @@ impl WriteToken {
 impl Default for WriteToken {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-/// What a write guarded by an idempotency record did.
-#[derive(Debug)]
-pub enum Written<T> {
-    /// This request's effect is stored (now, or by an earlier attempt of this very request).
-    Done(T),
-    /// Another request with the same idempotency key stored its effect first: nothing was written.
-    KeyTaken(StoredReplay),
-}
-
-#[derive(Debug)]
-pub enum StoreError {
-    NotFound,
-    AlreadyExists,
-    PreconditionFailed,
-    /// The store is throttling us; the request may be retried later.
-    Throttled,
-    Failed {
-        context: &'static str,
-        source: BoxError,
-    },
-}
-
-impl StoreError {
-    /// Classifies an SDK error: throttling becomes `Throttled`, anything else `Failed`.
-    pub fn from_sdk<E>(error: E, context: &'static str) -> Self
-    where
-        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + StdError + Send + Sync + 'static,
-    {
-        dynamo::classify(error, context)
-    }
-}
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreError::NotFound => f.write_str("item not found"),
-            StoreError::AlreadyExists => f.write_str("item already exists"),
-            StoreError::PreconditionFailed => f.write_str("precondition failed"),
-            StoreError::Throttled => f.write_str("store throttled the request"),
-            StoreError::Failed { context, .. } => f.write_str(context),
-        }
-    }
-}
-
-impl StdError for StoreError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        match self {
-            StoreError::Failed { source, .. } => Some(source.as_ref()),
-            _ => None,
-        }
     }
 }
 

@@ -11,13 +11,13 @@ use aws_sdk_dynamodb::types::{
 use serde::{Deserialize, Serialize};
 
 use super::batch::{BatchRead, batch_get};
-use super::dynamo::{cancelled, classify, failed};
-use super::replays::{ReplayRecord, StoredReplay};
+use super::error::{cancelled, classify, failed};
+use super::replays::{put_record, stored_replay};
 use super::transact::{Refused, busy, condition_failed, only_conflicts, ours, put_new, transact};
-use super::{StoreError, WriteToken, Written, keys};
+use super::{StoreError, WriteToken, keys};
 use crate::domain::{
     ItemStatus, LineProblem, MAX_SAFE_INTEGER, Money, Order, OrderDetail, OrderId, OrderLine, OrderStatus, OwnerId,
-    Page, Timestamp,
+    Page, ReplayRecord, Timestamp, Written,
 };
 use crate::retry::Backoff;
 
@@ -121,7 +121,7 @@ impl DynamoOrderRepository {
         }
         let replay_write = writes.len();
         if let Some(replay) = replay {
-            writes.push(replay.put(&self.table, &token)?);
+            writes.push(put_record(replay, &self.table, &token)?);
         }
 
         let mut backoff = Backoff::new(Duration::from_millis(20), Duration::from_millis(200), CONFLICT_RETRIES);
@@ -138,7 +138,7 @@ impl DynamoOrderRepository {
             if let Some(existing) =
                 reasons.get(replay_write).filter(|r| condition_failed(Some(r))).and_then(|r| r.item())
             {
-                if let Some(stored) = StoredReplay::from_item(existing, now.as_millis() / 1000) {
+                if let Some(stored) = stored_replay(existing, now.as_millis() / 1000) {
                     return Ok(Written::KeyTaken(stored));
                 }
             }

@@ -1,7 +1,7 @@
 //! User profiles (`id`, `display_name`): written once per user, read in batches for embedding.
 
 use super::batch::{self, BatchRead, batch_get};
-use super::dynamo::{classify, failed};
+use super::error::{classify, failed};
 use super::{StoreError, keys};
 use crate::domain::{OwnerId, Profile};
 use aws_sdk_dynamodb::Client;

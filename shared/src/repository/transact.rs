@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 
-use super::dynamo::{classify, failed};
+use super::error::{classify, failed};
 use super::{StoreError, WriteToken, keys};
 
 /// Why a transaction did not commit.

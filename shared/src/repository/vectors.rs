@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use super::dynamo::{classify, failed};
+use super::error::{classify, failed};
 use super::{StoreError, keys};
 use crate::domain::{ItemId, ItemStatus, OwnerId, Timestamp};
 use crate::search::IndexEntry;

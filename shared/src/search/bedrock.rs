@@ -1,10 +1,11 @@
 //! Amazon Bedrock Titan Text Embeddings V2 through the AWS SDK (cargo feature `bedrock`). The
-//! request and response shapes live in `embedder.rs`, where they are tested without network.
+//! request and response shapes live in `titan.rs`, where they are tested without network.
 
 use aws_sdk_bedrockruntime::Client;
 use aws_sdk_bedrockruntime::primitives::Blob;
 
-use super::embedder::{TitanRequest, TitanResponse};
+use super::embedder::EmbedError;
+use super::titan::{TitanRequest, TitanResponse};
 
 pub const DEFAULT_MODEL_ID: &str = "amazon.titan-embed-text-v2:0";
 
@@ -18,8 +19,8 @@ impl BedrockEmbedder {
         Self { client, model_id: model_id.into() }
     }
 
-    pub async fn embed(&self, text: &str) -> Result<Vec<f32>, String> {
-        let body = serde_json::to_vec(&TitanRequest::new(text)).map_err(|e| e.to_string())?;
+    pub async fn embed(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        let body = serde_json::to_vec(&TitanRequest::new(text)).map_err(|e| EmbedError::Call(e.into()))?;
         let output = self
             .client
             .invoke_model()
@@ -29,8 +30,10 @@ impl BedrockEmbedder {
             .body(Blob::new(body))
             .send()
             .await
-            .map_err(|e| aws_sdk_bedrockruntime::error::DisplayErrorContext(&e).to_string())?;
-        let response: TitanResponse = serde_json::from_slice(output.body.as_ref()).map_err(|e| e.to_string())?;
-        response.into_vector().ok_or_else(|| "embedding has unexpected dimensions".to_owned())
+            .map_err(|e| EmbedError::Call(e.into()))?;
+        let response: TitanResponse =
+            serde_json::from_slice(output.body.as_ref()).map_err(|e| EmbedError::Answer(e.into()))?;
+        let dimensions = response.embedding.len();
+        response.into_vector().ok_or(EmbedError::Dimensions(dimensions))
     }
 }

@@ -3,10 +3,7 @@
 //! The default, `HashingEmbedder`, runs inside the function with no model and no network: words
 //! and character trigrams are hashed into a fixed number of signed buckets ("feature hashing") and
 //! the result is L2-normalised. It is deterministic, so tests and local runs rank reproducibly.
-//! A hosted model (Amazon Bedrock Titan Text Embeddings V2) can replace it; its request and
-//! response shapes are here so they are tested without network.
-
-use serde::{Deserialize, Serialize};
+//! A hosted model (Amazon Bedrock Titan Text Embeddings V2, `bedrock.rs`) can replace it.
 
 pub const DIMENSIONS: usize = 256;
 
@@ -14,24 +11,15 @@ pub trait Embedder: Send + Sync {
     fn embed(&self, text: &str) -> Vec<f32>;
 }
 
-/// The embedder a deployment uses, chosen by configuration (`EMBEDDER`). Switching embedders
-/// changes every vector: reindex everything after a switch.
-pub enum TextEmbedder {
-    /// In-process feature hashing: the default, and what tests and local runs use.
-    Hashing(HashingEmbedder),
-    /// Amazon Bedrock Titan Text Embeddings V2 (cargo feature `bedrock`).
-    #[cfg(feature = "bedrock")]
-    Bedrock(super::bedrock::BedrockEmbedder),
-}
-
-impl TextEmbedder {
-    pub async fn embed(&self, text: &str) -> Result<Vec<f32>, String> {
-        match self {
-            TextEmbedder::Hashing(embedder) => Ok(embedder.embed(text)),
-            #[cfg(feature = "bedrock")]
-            TextEmbedder::Bedrock(embedder) => embedder.embed(text).await,
-        }
-    }
+/// Why a hosted model gave no embedding.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    #[error("the embedding model could not be called")]
+    Call(#[source] crate::error::BoxError),
+    #[error("the embedding model answered with something else than an embedding")]
+    Answer(#[source] crate::error::BoxError),
+    #[error("the embedding has {0} dimensions, not {DIMENSIONS}")]
+    Dimensions(usize),
 }
 
 /// The text of an item that search matches against.
@@ -87,34 +75,6 @@ fn normalise(vector: &mut [f32]) {
     }
 }
 
-/// Body of `InvokeModel` for `amazon.titan-embed-text-v2:0`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TitanRequest<'a> {
-    pub input_text: &'a str,
-    pub dimensions: usize,
-    pub normalize: bool,
-}
-
-impl<'a> TitanRequest<'a> {
-    pub fn new(text: &'a str) -> Self {
-        Self { input_text: text, dimensions: DIMENSIONS, normalize: true }
-    }
-}
-
-/// The part of Titan's response we use.
-#[derive(Debug, Deserialize)]
-pub struct TitanResponse {
-    pub embedding: Vec<f32>,
-}
-
-impl TitanResponse {
-    /// The embedding, if it has the dimensions the index expects.
-    pub fn into_vector(self) -> Option<Vec<f32>> {
-        (self.embedding.len() == DIMENSIONS).then_some(self.embedding)
-    }
-}
-
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -143,17 +103,5 @@ mod tests {
         assert!(related > 0.5, "{related}");
         assert!(related > unrelated + 0.3, "{related} vs {unrelated}");
         assert!(similarity("lamps", "lamp") > similarity("lamps", "stapler"), "trigrams catch near-misses");
-    }
-
-    #[test]
-    fn titan_request_and_response_encoding() {
-        let body = serde_json::to_value(TitanRequest::new("hello")).unwrap();
-        assert_eq!(body, serde_json::json!({"inputText": "hello", "dimensions": 256, "normalize": true}));
-        let response: TitanResponse =
-            serde_json::from_str(&format!(r#"{{"embedding": {:?}, "inputTextTokenCount": 2}}"#, vec![0.5_f32; 256]))
-                .unwrap();
-        assert_eq!(response.into_vector().map(|v| v.len()), Some(256));
-        let short: TitanResponse = serde_json::from_str(r#"{"embedding": [1.0]}"#).unwrap();
-        assert!(short.into_vector().is_none());
     }
 }

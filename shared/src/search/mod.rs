@@ -2,8 +2,12 @@
 
 #[cfg(feature = "bedrock")]
 pub mod bedrock;
+mod choice;
 mod embedder;
 mod index;
+mod titan;
 
-pub use embedder::{DIMENSIONS, Embedder, HashingEmbedder, TextEmbedder, TitanRequest, TitanResponse, item_text};
+pub use choice::TextEmbedder;
+pub use embedder::{DIMENSIONS, EmbedError, Embedder, HashingEmbedder, item_text};
 pub use index::{IndexEntry, Scored, VectorIndex};
+pub use titan::{TitanRequest, TitanResponse};

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
+use super::error::ServiceError;
 use crate::domain::{FieldSet, ItemId, Timestamp};
-use crate::error::ApiError;
-use crate::queue::{IndexJob, IndexOp, IndexQueue};
-use crate::repository::{DELETED_VERSION, DynamoVectorRepository, ItemRepository, StoreError};
+use crate::domain::{IndexJob, IndexOp};
+use crate::queue::IndexQueue;
+use crate::repository::{DELETED_VERSION, DynamoVectorRepository, ItemRepository};
 use crate::search::{IndexEntry, TextEmbedder, item_text};
 
 /// How much of the invocation a reconcile leaves unused, to answer before the function times out.
@@ -31,30 +32,29 @@ impl<R: ItemRepository> Indexer<R> {
 
     /// Indexes the item as it is now, whatever the job said: the store is the truth, so repeated,
     /// late or out-of-order jobs all converge on the newest version.
-    pub async fn process(&self, job: &IndexJob, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn process(&self, job: &IndexJob, now: Timestamp) -> Result<(), ServiceError> {
         let item = self.items.get(job.item_id, FieldSet::all()).await?;
         match item {
             Some(view) => {
                 let (Some(name), Some(description), Some(status), Some(owner_id), Some(version)) =
                     (view.name, view.description, view.status, view.owner_id, view.version)
                 else {
-                    return Err(StoreError::Failed { context: "index item", source: "item lacks fields".into() });
+                    return Err(ServiceError::Internal { context: "index item", source: "item lacks fields".into() });
                 };
-                let entry = IndexEntry {
-                    id: job.item_id,
-                    version: version.get(),
-                    status,
-                    owner_id,
-                    deleted: false,
-                    vector: self
-                        .embedder
-                        .embed(&item_text(name.as_str(), description.as_str()))
-                        .await
-                        .map_err(|reason| StoreError::Failed { context: "embed item", source: reason.into() })?,
-                    changed_at: now.as_millis(),
-                };
+                let entry =
+                    IndexEntry {
+                        id: job.item_id,
+                        version: version.get(),
+                        status,
+                        owner_id,
+                        deleted: false,
+                        vector: self.embedder.embed(&item_text(name.as_str(), description.as_str())).await.map_err(
+                            |reason| ServiceError::Internal { context: "embed item", source: reason.into() },
+                        )?,
+                        changed_at: now.as_millis(),
+                    };
                 self.vectors.put(&entry).await?;
-                self.vectors.clear_pending(job.item_id, version.get()).await
+                Ok(self.vectors.clear_pending(job.item_id, version.get()).await?)
             }
             None => {
                 let tombstone = IndexEntry {
@@ -67,14 +67,14 @@ impl<R: ItemRepository> Indexer<R> {
                     changed_at: now.as_millis(),
                 };
                 self.vectors.put(&tombstone).await?;
-                self.vectors.remove_tombstone(job.item_id).await
+                Ok(self.vectors.remove_tombstone(job.item_id).await?)
             }
         }
     }
 
     /// Re-enqueues up to `limit` items whose index is stale; returns how many were enqueued.
-    pub async fn reconcile(&self, limit: usize) -> Result<usize, ApiError> {
-        let queue = self.queue.as_ref().ok_or_else(|| ApiError::Internal {
+    pub async fn reconcile(&self, limit: usize) -> Result<usize, ServiceError> {
+        let queue = self.queue.as_ref().ok_or_else(|| ServiceError::Internal {
             context: "reindex needs INDEX_QUEUE_URL",
             source: "no index queue configured".into(),
         })?;
@@ -93,7 +93,7 @@ impl<R: ItemRepository> Indexer<R> {
         queue
             .enqueue_all(&jobs, RECONCILE_RESERVE)
             .await
-            .map_err(|reason| ApiError::Internal { context: "enqueue reindex jobs", source: reason.into() })
+            .map_err(|reason| ServiceError::Internal { context: "enqueue reindex jobs", source: reason.into() })
     }
 }
 
@@ -111,7 +111,7 @@ impl IndexNotifier {
     pub async fn notify(&self, item_id: ItemId, version: u64, op: IndexOp) {
         let Some(queue) = &self.queue else { return };
         if let Err(reason) = queue.enqueue(&IndexJob { item_id, version, op }).await {
-            tracing::warn!(%item_id, version, %reason, "index job not sent; the reconciler will pick the item up");
+            tracing::warn!(%item_id, version, reason = %crate::error::error_chain(&reason), "index job not sent; the reconciler will pick the item up");
         }
     }
 }

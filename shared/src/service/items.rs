@@ -1,13 +1,13 @@
 //! Item use cases, with the access rules applied: who may see and change what. Identity and time
 //! come in as arguments, so tests control both.
 
+use super::error::ServiceError;
+use super::indexing::IndexNotifier;
 use crate::domain::{
-    FieldSet, Item, ItemChanges, ItemField, ItemId, ItemPatch, ItemView, ListQuery, Page, Principal, Timestamp, Version,
+    FieldSet, IndexOp, Item, ItemChanges, ItemField, ItemId, ItemView, ItemWrite, ListQuery, Page, Precondition,
+    Principal, ReplayRecord, Timestamp, Version, Written,
 };
-use crate::error::ApiError;
-use crate::queue::IndexOp;
-use crate::repository::{DELETED_VERSION, ItemRepository, Precondition, ReplayRecord, WriteGuard, Written};
-use crate::service::IndexNotifier;
+use crate::repository::{DELETED_VERSION, ItemRepository, WriteGuard};
 
 pub struct ItemService<R> {
     repository: R,
@@ -26,7 +26,7 @@ impl<R: ItemRepository> ItemService<R> {
     }
 
     /// Stores `item` (with the idempotency record, if any, in the same transaction).
-    pub async fn create(&self, item: &Item, replay: Option<&ReplayRecord>) -> Result<Written<()>, ApiError> {
+    pub async fn create(&self, item: &Item, replay: Option<&ReplayRecord>) -> Result<Written<()>, ServiceError> {
         let written = self.repository.create(item, replay).await?;
         if let Written::Done(()) = written {
             self.index.notify(item.id, item.version.get(), IndexOp::Upsert).await;
@@ -41,55 +41,49 @@ impl<R: ItemRepository> ItemService<R> {
         caller: &Principal,
         id: ItemId,
         fields: Option<FieldSet>,
-    ) -> Result<(ItemView, Version), ApiError> {
+    ) -> Result<(ItemView, Version), ServiceError> {
         let wanted = fields.unwrap_or_else(FieldSet::all);
         let needed = wanted.with(ItemField::Version).with(ItemField::Status).with(ItemField::OwnerId);
-        let mut view = self.repository.get(id, needed).await?.ok_or(ApiError::NotFound)?;
+        let mut view = self.repository.get(id, needed).await?.ok_or(ServiceError::NotFound)?;
         let (Some(version), Some(status), Some(owner)) = (view.version, view.status, view.owner_id.as_ref()) else {
-            return Err(ApiError::Internal {
+            return Err(ServiceError::Internal {
                 context: "stored item lacks version, status or owner",
                 source: format!("item {id}").into(),
             });
         };
         if !caller.can_see(status, owner) {
-            return Err(ApiError::NotFound);
+            return Err(ServiceError::NotFound);
         }
         view.retain(wanted);
         Ok((view, version))
     }
 
-    pub async fn list(&self, caller: &Principal, mut query: ListQuery) -> Result<Page<ItemView>, ApiError> {
+    pub async fn list(&self, caller: &Principal, mut query: ListQuery) -> Result<Page<ItemView>, ServiceError> {
         query.drafts_of = caller.owner_scope().cloned();
         Ok(self.repository.list(&query).await?)
     }
 
-    pub async fn replace(
+    /// Replaces or patches one item in one conditional write, then asks for its reindexing.
+    pub async fn write(
         &self,
         caller: &Principal,
         id: ItemId,
-        content: &ItemChanges,
+        change: &ItemWrite,
         precondition: Precondition,
         now: Timestamp,
-    ) -> Result<Item, ApiError> {
-        let item = self.repository.replace(id, content, &guard(caller, precondition), now).await?;
+    ) -> Result<Item, ServiceError> {
+        let guard = guard(caller, precondition);
+        // Boxed: the two writes' state machines are deep (cache fence, retries, SDK); one
+        // level of indirection keeps every caller's future type shallow.
+        let item = match change {
+            ItemWrite::Replace(content) => Box::pin(self.repository.replace(id, content, &guard, now)).await?,
+            ItemWrite::Patch(patch) => Box::pin(self.repository.update(id, patch, &guard, now)).await?,
+        };
         self.index.notify(item.id, item.version.get(), IndexOp::Upsert).await;
         Ok(item)
     }
 
-    pub async fn update(
-        &self,
-        caller: &Principal,
-        id: ItemId,
-        patch: &ItemPatch,
-        precondition: Precondition,
-        now: Timestamp,
-    ) -> Result<Item, ApiError> {
-        let item = self.repository.update(id, patch, &guard(caller, precondition), now).await?;
-        self.index.notify(item.id, item.version.get(), IndexOp::Upsert).await;
-        Ok(item)
-    }
-
-    pub async fn delete(&self, caller: &Principal, id: ItemId, precondition: Precondition) -> Result<(), ApiError> {
+    pub async fn delete(&self, caller: &Principal, id: ItemId, precondition: Precondition) -> Result<(), ServiceError> {
         self.repository.delete(id, &guard(caller, precondition)).await?;
         self.index.notify(id, DELETED_VERSION, IndexOp::Delete).await;
         Ok(())

@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::error::ServiceError;
 use crate::cache::{Cache, ItemCache, cache_key, fenced};
 use crate::domain::{
     FieldError, FieldSet, ItemField, ItemId, ItemView, LineProblem, MAX_SAFE_INTEGER, Money, Order, OrderDetail,
-    OrderId, OrderLine, OrderRequest, OrderStatus, Page, Principal, Timestamp,
+    OrderId, OrderLine, OrderRequest, OrderStatus, Page, Principal, ReplayRecord, Timestamp, Written,
 };
-use crate::error::ApiError;
-use crate::repository::{CancelError, DynamoOrderRepository, ItemRepository, PlaceError, ReplayRecord, Written};
+use crate::repository::{CancelError, DynamoOrderRepository, ItemRepository, PlaceError};
 
 pub struct OrderService<R> {
     orders: DynamoOrderRepository,
@@ -46,8 +46,8 @@ impl<R: ItemRepository> OrderService<R> {
     async fn fenced<T>(
         &self,
         lines: &[OrderLine],
-        write: impl Future<Output = Result<T, ApiError>>,
-    ) -> Result<T, ApiError> {
+        write: impl Future<Output = Result<T, ServiceError>>,
+    ) -> Result<T, ServiceError> {
         let keys: Vec<String> = lines.iter().map(|line| cache_key(line.item_id)).collect();
         fenced(&self.item_cache, &keys, write).await
     }
@@ -59,7 +59,7 @@ impl<R: ItemRepository> OrderService<R> {
         caller: &Principal,
         request: OrderRequest,
         now: Timestamp,
-    ) -> Result<OrderDetail, ApiError> {
+    ) -> Result<OrderDetail, ServiceError> {
         let ids: Vec<ItemId> = request.lines.iter().map(|line| line.item_id).collect();
         let wanted = FieldSet::of(&[ItemField::Id, ItemField::Price, ItemField::Status, ItemField::OwnerId]);
         let items: HashMap<ItemId, ItemView> =
@@ -113,7 +113,11 @@ impl<R: ItemRepository> OrderService<R> {
 
     /// Places a prepared order: the order, its lines, every stock change and the idempotency
     /// record (if any) in one transaction.
-    pub async fn place(&self, placed: &OrderDetail, replay: Option<&ReplayRecord>) -> Result<Written<()>, ApiError> {
+    pub async fn place(
+        &self,
+        placed: &OrderDetail,
+        replay: Option<&ReplayRecord>,
+    ) -> Result<Written<()>, ServiceError> {
         let order = &placed.order;
         self.fenced(&placed.lines, async {
             match self.orders.place(order, &placed.lines, order.created_at, replay).await {
@@ -126,10 +130,10 @@ impl<R: ItemRepository> OrderService<R> {
     }
 
     /// The order with a summary of each line's item: one `Query` and one `BatchGetItem`.
-    pub async fn get(&self, caller: &Principal, id: OrderId) -> Result<OrderWithItems, ApiError> {
-        let detail = self.orders.get(id).await?.ok_or(ApiError::NotFound)?;
+    pub async fn get(&self, caller: &Principal, id: OrderId) -> Result<OrderWithItems, ServiceError> {
+        let detail = self.orders.get(id).await?.ok_or(ServiceError::NotFound)?;
         if caller.owner_scope().is_some_and(|owner| *owner != detail.order.owner_id) {
-            return Err(ApiError::NotFound);
+            return Err(ServiceError::NotFound);
         }
         let ids: Vec<ItemId> = detail.lines.iter().map(|line| line.item_id).collect();
         let summary = FieldSet::of(&[ItemField::Id, ItemField::Name, ItemField::Status, ItemField::Price]);
@@ -152,11 +156,16 @@ impl<R: ItemRepository> OrderService<R> {
         Ok(OrderWithItems { order: detail.order, lines })
     }
 
-    pub async fn list(&self, caller: &Principal, limit: u16, after: Option<OrderId>) -> Result<Page<Order>, ApiError> {
+    pub async fn list(
+        &self,
+        caller: &Principal,
+        limit: u16,
+        after: Option<OrderId>,
+    ) -> Result<Page<Order>, ServiceError> {
         Ok(self.orders.list(&caller.user_id, limit, after).await?)
     }
 
-    pub async fn cancel(&self, caller: &Principal, id: OrderId, now: Timestamp) -> Result<OrderDetail, ApiError> {
+    pub async fn cancel(&self, caller: &Principal, id: OrderId, now: Timestamp) -> Result<OrderDetail, ServiceError> {
         // With a cache, the lines' items are fenced first (an order's lines never change); only
         // for an order the caller may cancel, so nobody can keep others' items out of the cache.
         let lines = match self.item_cache.enabled() {
@@ -173,15 +182,15 @@ impl<R: ItemRepository> OrderService<R> {
     }
 }
 
-fn cancel_error(error: CancelError) -> ApiError {
+fn cancel_error(error: CancelError) -> ServiceError {
     match error {
-        CancelError::NotFound => ApiError::NotFound,
-        CancelError::AlreadyCancelled => ApiError::Conflict {
+        CancelError::NotFound => ServiceError::NotFound,
+        CancelError::AlreadyCancelled => ServiceError::Conflict {
             code: "already_cancelled",
             message: "the order is already cancelled; its stock was returned once".to_owned(),
             details: Vec::new(),
         },
-        CancelError::StockLimit(line) => ApiError::Conflict {
+        CancelError::StockLimit(line) => ServiceError::Conflict {
             code: "stock_limit",
             message: format!(
                 "line {line}: returning its quantity would take the item's stock past {MAX_SAFE_INTEGER}; nothing was changed"
@@ -194,8 +203,8 @@ fn cancel_error(error: CancelError) -> ApiError {
 
 /// The request is well-formed; today's prices make its total unrepresentable: a 409 like any
 /// other line the store refuses, not a 400 the client could have avoided by reading the spec.
-fn too_large() -> ApiError {
-    ApiError::Conflict {
+fn too_large() -> ServiceError {
+    ServiceError::Conflict {
         code: "order_rejected",
         message: "the order cannot be placed; see details".to_owned(),
         details: vec![FieldError::new(
@@ -207,7 +216,7 @@ fn too_large() -> ApiError {
 }
 
 /// 409 naming each line that cannot be placed and why.
-fn rejected(mut problems: Vec<(u32, LineProblem)>) -> ApiError {
+fn rejected(mut problems: Vec<(u32, LineProblem)>) -> ServiceError {
     problems.sort_by_key(|(line, _)| *line);
     let details = problems
         .into_iter()
@@ -219,7 +228,7 @@ fn rejected(mut problems: Vec<(u32, LineProblem)>) -> ApiError {
             )
         })
         .collect();
-    ApiError::Conflict {
+    ServiceError::Conflict {
         code: "order_rejected",
         message: "some order lines cannot be placed; see details".to_owned(),
         details,

@@ -3,8 +3,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
+use super::error::ServiceError;
 use crate::domain::{OwnerId, Principal, Profile};
-use crate::error::ApiError;
 use crate::repository::DynamoProfileRepository;
 
 pub struct ProfileService {
@@ -19,7 +19,7 @@ impl ProfileService {
         Self { repository, known: Mutex::new(HashSet::new()) }
     }
 
-    pub async fn ensure(&self, caller: &Principal) -> Result<(), ApiError> {
+    pub async fn ensure(&self, caller: &Principal) -> Result<(), ServiceError> {
         if self.known.lock().is_ok_and(|known| known.contains(&caller.user_id)) {
             return Ok(());
         }
@@ -32,7 +32,7 @@ impl ProfileService {
     }
 
     /// The profiles of these users, by id, in one `BatchGetItem` per 100 users.
-    pub async fn by_id(&self, users: &[OwnerId]) -> Result<HashMap<OwnerId, Profile>, ApiError> {
+    pub async fn by_id(&self, users: &[OwnerId]) -> Result<HashMap<OwnerId, Profile>, ServiceError> {
         let profiles = self.repository.get_many(users).await?;
         Ok(profiles.into_iter().map(|profile| (profile.id.clone(), profile)).collect())
     }

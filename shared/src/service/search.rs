@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::Mutex;
 
+use super::error::ServiceError;
 use crate::domain::{FieldSet, ItemId, ItemStatus, ItemView, Principal};
-use crate::error::ApiError;
 use crate::repository::{DynamoVectorRepository, ItemRepository};
 use crate::search::{TextEmbedder, VectorIndex};
 
@@ -55,12 +55,12 @@ impl<R: ItemRepository> SearchService<R> {
     }
 
     /// Best matches first, each with its score; only items the caller may read.
-    pub async fn search(&self, caller: &Principal, query: &SearchQuery) -> Result<Vec<ScoredItem>, ApiError> {
+    pub async fn search(&self, caller: &Principal, query: &SearchQuery) -> Result<Vec<ScoredItem>, ServiceError> {
         let vector = self
             .embedder
             .embed(&query.text)
             .await
-            .map_err(|reason| ApiError::Internal { context: "embed query", source: reason.into() })?;
+            .map_err(|reason| ServiceError::Internal { context: "embed query", source: reason.into() })?;
         let scored = {
             let mut state = self.state.lock().await;
             self.refresh(&mut state).await?;
@@ -86,7 +86,7 @@ impl<R: ItemRepository> SearchService<R> {
     }
 
     /// Loads everything on first use, then only what changed since the newest change seen.
-    async fn refresh(&self, state: &mut IndexState) -> Result<(), ApiError> {
+    async fn refresh(&self, state: &mut IndexState) -> Result<(), ServiceError> {
         if state.refreshed_at.is_some_and(|at| at.elapsed() < self.refresh_every) {
             return Ok(());
         }

@@ -9,14 +9,13 @@
 use std::future::Future;
 
 use aws_lc_rs::digest;
-use aws_sdk_dynamodb::Client;
 use lambda_http::Request;
 use serde_json::{Map, Value};
 
-use crate::domain::{OwnerId, Principal, Timestamp};
-use crate::error::ApiError;
-use crate::http::response::{Reply, StoredReply};
-use crate::repository::{DynamoReplayRepository, ReplayRecord, StoredReplay, Written};
+use super::error::ApiError;
+use super::response::{Reply, StoredReply};
+use crate::domain::{OwnerId, Principal, ReplayRecord, StoredReplay, Timestamp, Written};
+use crate::service::ReplayService;
 
 pub const HEADER: &str = "idempotency-key";
 const MAX_KEY_CHARS: usize = 255;
@@ -24,7 +23,7 @@ const MAX_KEY_CHARS: usize = 255;
 const RECORD_SECONDS: i64 = 24 * 3600;
 
 pub struct IdempotencyStore {
-    replays: DynamoReplayRepository,
+    replays: ReplayService,
 }
 
 /// Who sent which key to which route, with which body.
@@ -36,8 +35,8 @@ struct KeyedRequest {
 }
 
 impl IdempotencyStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { replays: DynamoReplayRepository::new(client, table) }
+    pub fn new(replays: ReplayService) -> Self {
+        Self { replays }
     }
 
     /// Runs a POST at most once per (caller, route, key); without an `Idempotency-Key` header it
@@ -75,15 +74,15 @@ impl IdempotencyStore {
         }
         let (effect, reply) = prepare().await?;
         let record = match &keyed {
-            Some(keyed) => Some(ReplayRecord::new(
-                keyed.route,
-                &keyed.user,
-                &keyed.key,
-                keyed.fingerprint.clone(),
-                serde_json::to_value(reply.to_stored()).map_err(internal("encode reply"))?,
-                now.as_millis() / 1000,
-                RECORD_SECONDS,
-            )),
+            Some(keyed) => Some(ReplayRecord {
+                route: keyed.route,
+                user: keyed.user.clone(),
+                key: keyed.key.clone(),
+                fingerprint: keyed.fingerprint.clone(),
+                response: serde_json::to_value(reply.to_stored()).map_err(internal("encode reply"))?,
+                now_seconds: now.as_millis() / 1000,
+                keep_seconds: RECORD_SECONDS,
+            }),
             None => None,
         };
         match (commit(effect, record).await?, keyed) {

@@ -1,80 +1,75 @@
-//! Admission: the one gate every route passes before doing anything — authenticate, count the
+//! Admission: the one gate every route passes before its work runs: authenticate, count the
 //! request against the caller's rate limit (per client IP when unauthenticated), check the
-//! permission the route needs.
+//! permission the route declares. The gate also holds what every response needs (CORS).
 
 use std::future::Future;
 
 use futures_util::FutureExt;
 use futures_util::future::{Either, select};
-
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
-use super::auth::permit;
-use crate::app::App;
-use crate::domain::{Permission, Principal};
-use crate::error::ApiError;
-use crate::ratelimit::{Audience, RouteGroup};
+use super::auth::{Authenticator, permit};
+use super::cors::CorsPolicy;
+use super::error::ApiError;
+use super::route::{Access, Route};
+use crate::domain::{Audience, Principal, RouteGroup, Timestamp};
 use crate::scope;
+use crate::service::RateLimiter;
 
-impl App {
-    /// The caller, admitted to a route that needs `permission` (rate-limited in that permission's group).
-    pub async fn admit(&self, request: &Request, permission: Permission) -> Result<Principal, ApiError> {
-        self.admit_in(request, permission, RouteGroup::for_permission(permission)).await
-    }
+pub struct Gate {
+    pub auth: Authenticator,
+    pub limiter: RateLimiter,
+    pub cors: CorsPolicy,
+    pub clock: fn() -> Timestamp,
+}
 
-    /// Like [`App::admit`], counted in `group`.
-    pub async fn admit_in(
-        &self,
-        request: &Request,
-        permission: Permission,
-        group: RouteGroup,
-    ) -> Result<Principal, ApiError> {
-        let authenticated = self.auth.authenticate(request).await;
-        self.count(rate_subject(request, &authenticated), group).await?;
-        let principal = authenticated?;
-        permit(&principal, permission)?;
-        Ok(principal)
-    }
-
-    /// For routes that only read: admits the caller like [`App::admit_in`], but runs `read` while
-    /// the limiter counts the request. Reads change nothing, so when the count needs a DynamoDB
-    /// claim the two round trips overlap instead of queueing, and a refused read is dropped (429)
-    /// as soon as the count says so.
-    /// When the limiter can answer without I/O (a lease in hand, a caller already over its limit)
-    /// that answer comes first, and a refused read never starts.
-    pub async fn admit_read<T, F, Fut>(&self, request: &Request, group: RouteGroup, read: F) -> Result<T, ApiError>
+impl Gate {
+    /// Admits the request to `route` and runs `work` as the admitted caller. A read runs while
+    /// the limiter counts it (the two round trips overlap, and a refused read is dropped as soon
+    /// as the count says so); a write runs only after its count. When the limiter can answer
+    /// without I/O (a lease in hand, a caller already over its limit) that answer comes first,
+    /// and refused work never starts.
+    pub async fn admit<T, F, Fut>(&self, request: &Request, route: &Route, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(Principal) -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
         let authenticated = self.auth.authenticate(request).await;
         let principal = match authenticated {
-            Ok(principal) if permit(&principal, Permission::Read).is_ok() => principal,
-            // Refused either way: count first, as every route does, then say why.
+            Ok(principal) if permit(&principal, route.permission).is_ok() => principal,
+            // Refused either way: count first, as every request is counted, then say why.
             refused => {
-                self.count(rate_subject(request, &refused), group).await?;
+                self.count(rate_subject(request, &refused), route.group).await?;
                 let principal = refused?;
-                permit(&principal, Permission::Read)?;
+                permit(&principal, route.permission)?;
                 principal
             }
         };
-        let mut count = Box::pin(self.count(user_subject(&principal), group));
+        let mut count = Box::pin(self.count(user_subject(&principal), route.group));
+        if route.access == Access::Write {
+            count.await?;
+            return work(principal).await;
+        }
         if let Some(counted) = (&mut count).now_or_never() {
             counted?;
-            return read(principal).await;
+            return work(principal).await;
         }
         // Whichever finishes first: a refusal drops the read at once; a finished read waits for its count.
-        match select(count, Box::pin(read(principal))).await {
-            Either::Left((counted, read)) => {
+        match select(count, Box::pin(work(principal))).await {
+            Either::Left((counted, work)) => {
                 counted?;
-                read.await
+                work.await
             }
             Either::Right((result, count)) => {
                 count.await?;
                 result
             }
         }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
     }
 
     /// Counts the request against the caller's limit in `group`: 429 when over it.
