@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check: formatting, lints, unit and integration tests (against a real moto server and
-# redis-server it starts and stops itself), the CloudFormation template lint, and the schemathesis
-# conformance run against the locally served API. `.ci/run` calls exactly this.
+# redis-server it starts and stops itself), the CloudFormation template lint and SAM transform, and
+# the schemathesis conformance run against the locally served API. `.ci/run` calls exactly this.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -14,6 +14,10 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cfn-lint template.yaml"
 cfn-lint template.yaml
+# cfn-lint checks SAM resources against schemas but does not run the SAM transform that CloudFormation
+# runs at deploy; this does, offline, once per AuthMode, and checks each route's authorizer.
+echo "==> SAM transform of template.yaml (AuthMode=verify, AuthMode=gateway)"
+python infra/sam_transform.py
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The optional Bedrock embedder is compiled and linted too, so it cannot rot.
