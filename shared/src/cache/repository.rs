@@ -5,9 +5,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use super::{Cache, MAX_FILL_DELAY};
-use crate::domain::{
-    FieldSet, Item, ItemChanges, ItemId, ItemPatch, ItemView, ListQuery, Page, ReplayRecord, Timestamp, Written,
-};
+use crate::domain::{FieldSet, Item, ItemId, ItemView, ItemWrite, ListQuery, Page, ReplayRecord, Timestamp, Written};
 use crate::repository::{ItemRepository, StoreError, WriteGuard};
 use crate::scope;
 
@@ -95,24 +93,14 @@ impl<R: ItemRepository, C: Cache> ItemRepository for CachedItemRepository<R, C> 
         self.inner.list(query).await
     }
 
-    async fn replace(
+    async fn write(
         &self,
         id: ItemId,
-        changes: &ItemChanges,
+        change: &ItemWrite,
         guard: &WriteGuard,
         now: Timestamp,
     ) -> Result<Item, StoreError> {
-        self.fenced(id, self.inner.replace(id, changes, guard, now)).await
-    }
-
-    async fn update(
-        &self,
-        id: ItemId,
-        patch: &ItemPatch,
-        guard: &WriteGuard,
-        now: Timestamp,
-    ) -> Result<Item, StoreError> {
-        self.fenced(id, self.inner.update(id, patch, guard, now)).await
+        self.fenced(id, self.inner.write(id, change, guard, now)).await
     }
 
     async fn delete(&self, id: ItemId, guard: &WriteGuard) -> Result<(), StoreError> {

@@ -418,6 +418,22 @@ pub enum ItemWrite {
     Patch(ItemPatch),
 }
 
+impl ItemWrite {
+    /// The fields the write sets: a replacement sets every client-owned one.
+    pub fn as_patch(&self) -> std::borrow::Cow<'_, ItemPatch> {
+        match self {
+            ItemWrite::Replace(changes) => std::borrow::Cow::Owned(ItemPatch {
+                name: Some(changes.name.clone()),
+                description: Some(changes.description.clone()),
+                status: Some(changes.status),
+                price: Some(changes.price),
+                stock: Some(changes.stock),
+            }),
+            ItemWrite::Patch(patch) => std::borrow::Cow::Borrowed(patch),
+        }
+    }
+}
+
 /// What a conditional write requires of the stored item, beyond existing.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Precondition {

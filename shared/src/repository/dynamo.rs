@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, Delete, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
@@ -13,13 +12,14 @@ use serde::Serialize;
 use super::batch::{BatchRead, batch_get};
 use super::error::{cancelled, classify, failed};
 use super::keys;
+use super::put::{Condition, Put, put_if};
 use super::records::ItemRecord;
 use super::replays::{put_record, stored_replay};
 use super::transact::{Refused, busy, condition_failed, ours, put_new, transact};
 use super::{ItemRepository, StoreError, WriteGuard, WriteToken};
 use crate::domain::{
-    FieldSet, Item, ItemChanges, ItemField, ItemId, ItemPatch, ItemStatus, ItemView, ListQuery, Page, PagePosition,
-    Precondition, ReplayRecord, SortOrder, Timestamp, Written,
+    FieldSet, Item, ItemField, ItemId, ItemStatus, ItemView, ItemWrite, ListQuery, Page, PagePosition, Precondition,
+    ReplayRecord, SortOrder, Timestamp, Written,
 };
 
 #[derive(Clone)]
@@ -40,24 +40,11 @@ impl ItemRepository for DynamoItemRepository {
         let record = serde_dynamo::to_item(ItemRecord::new(item, &token)).map_err(failed("encode item record"))?;
         let Some(replay) = replay else {
             // One write: no transaction needed.
-            let outcome = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(record))
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", keys::PK)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .send()
-                .await;
-            return match outcome.map_err(|err| err.into_service_error()) {
-                Ok(_) => Ok(Written::Done(())),
+            return match put_if(&self.client, &self.table, record, Condition::absent(), "put item").await? {
+                Put::Written => Ok(Written::Done(())),
                 // Our own earlier attempt, committed before its response was lost.
-                Err(PutItemError::ConditionalCheckFailedException(e)) if token.marks(e.item.as_ref()) => {
-                    Ok(Written::Done(()))
-                }
-                Err(e) if e.is_conditional_check_failed_exception() => Err(StoreError::AlreadyExists),
-                Err(e) => Err(classify(e, "put item")),
+                Put::Refused(stored) if token.marks(stored.as_ref()) => Ok(Written::Done(())),
+                Put::Refused(_) => Err(StoreError::AlreadyExists),
             };
         };
         let writes = vec![put_new(&self.table, record)?, put_record(replay, &self.table, &token)?];
@@ -165,30 +152,14 @@ impl ItemRepository for DynamoItemRepository {
         Ok(Page { items: views, next })
     }
 
-    async fn replace(
+    async fn write(
         &self,
         id: ItemId,
-        changes: &ItemChanges,
+        change: &ItemWrite,
         guard: &WriteGuard,
         now: Timestamp,
     ) -> Result<Item, StoreError> {
-        let patch = ItemPatch {
-            name: Some(changes.name.clone()),
-            description: Some(changes.description.clone()),
-            status: Some(changes.status),
-            price: Some(changes.price),
-            stock: Some(changes.stock),
-        };
-        self.update(id, &patch, guard, now).await
-    }
-
-    async fn update(
-        &self,
-        id: ItemId,
-        patch: &ItemPatch,
-        guard: &WriteGuard,
-        now: Timestamp,
-    ) -> Result<Item, StoreError> {
+        let patch = change.as_patch();
         let token = WriteToken::new();
         let mut write = ConditionalWrite::new(guard, &token)?;
         if let Some(name) = &patch.name {

@@ -46,17 +46,11 @@ pub fn item_pk(id: ItemId) -> String {
 }
 
 pub fn item_tombstone_key(id: ItemId) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        (PK.to_owned(), AttributeValue::S(item_pk(id))),
-        (SK.to_owned(), AttributeValue::S(TOMBSTONE_SK.to_owned())),
-    ])
+    key(item_pk(id), TOMBSTONE_SK)
 }
 
 pub fn vector_key(id: ItemId) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        (PK.to_owned(), AttributeValue::S(item_pk(id))),
-        (SK.to_owned(), AttributeValue::S(VECTOR_SK.to_owned())),
-    ])
+    key(item_pk(id), VECTOR_SK)
 }
 
 /// Sort key of `vectors_by_change`: 13-digit milliseconds, then the id for uniqueness.
@@ -71,10 +65,7 @@ pub fn changed_at_floor(millis: i64) -> String {
 
 /// One fixed window of one subject's requests in one route group.
 pub fn rate_window_key(group: &str, subject: &str, window_start: i64) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        (PK.to_owned(), AttributeValue::S(format!("RATE#{group}#{subject}"))),
-        (SK.to_owned(), AttributeValue::S(format!("WINDOW#{window_start}"))),
-    ])
+    key(format!("RATE#{group}#{subject}"), format!("WINDOW#{window_start}"))
 }
 
 pub fn order_pk(id: OrderId) -> String {
@@ -87,10 +78,7 @@ pub fn order_line_sk(line: u32) -> String {
 }
 
 pub fn order_key(id: OrderId) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        (PK.to_owned(), AttributeValue::S(order_pk(id))),
-        (SK.to_owned(), AttributeValue::S(ORDER_SK.to_owned())),
-    ])
+    key(order_pk(id), ORDER_SK)
 }
 
 pub fn owner_orders_partition(owner: &OwnerId) -> String {
@@ -106,21 +94,15 @@ pub fn order_start_key(owner: &OwnerId, id: OrderId) -> HashMap<String, Attribut
 }
 
 pub fn profile_key(user: &OwnerId) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        (PK.to_owned(), AttributeValue::S(format!("USER#{}", user.as_str()))),
-        (SK.to_owned(), AttributeValue::S(PROFILE_SK.to_owned())),
-    ])
+    key(format!("USER#{}", user.as_str()), PROFILE_SK)
 }
 
 /// Idempotency records are scoped to the caller and the route, so two users (or two routes)
 /// using the same key never collide. The user id is length-prefixed: ids and keys may both hold
 /// `#`, and user `a#b` with key `c` must not meet user `a` with key `b#c`.
-pub fn idempotency_key(scope: &str, user: &OwnerId, key: &str) -> HashMap<String, AttributeValue> {
+pub fn idempotency_key(scope: &str, user: &OwnerId, client_key: &str) -> HashMap<String, AttributeValue> {
     let user = user.as_str();
-    HashMap::from([
-        (PK.to_owned(), AttributeValue::S(format!("IDEMPOTENCY#{scope}#{}:{user}#{key}", user.len()))),
-        (SK.to_owned(), AttributeValue::S("IDEMPOTENCY".to_owned())),
-    ])
+    key(format!("IDEMPOTENCY#{scope}#{}:{user}#{client_key}", user.len()), "IDEMPOTENCY")
 }
 
 pub fn status_partition(status: ItemStatus) -> String {
@@ -132,11 +114,13 @@ pub fn price_sort_key(price: Money, id: ItemId) -> String {
     format!("{:016}#{id}", price.get())
 }
 
+/// A table key: partition and sort key, as strings.
+fn key(pk: impl Into<String>, sk: impl Into<String>) -> HashMap<String, AttributeValue> {
+    HashMap::from([(PK.to_owned(), AttributeValue::S(pk.into())), (SK.to_owned(), AttributeValue::S(sk.into()))])
+}
+
 pub fn item_key(id: ItemId) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        (PK.to_owned(), AttributeValue::S(item_pk(id))),
-        (SK.to_owned(), AttributeValue::S(ITEM_SK.to_owned())),
-    ])
+    key(item_pk(id), ITEM_SK)
 }
 
 /// A global secondary index that serves one shape of list query.

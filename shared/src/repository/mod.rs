@@ -6,6 +6,7 @@ mod error;
 pub mod keys;
 mod orders;
 mod profiles;
+mod put;
 mod rate_windows;
 mod records;
 mod replays;
@@ -26,8 +27,8 @@ pub use replays::DynamoReplayRepository;
 pub use vectors::{DELETED_VERSION, DynamoVectorRepository, Pending};
 
 use crate::domain::{
-    FieldSet, Item, ItemChanges, ItemId, ItemPatch, ItemView, ListQuery, OwnerId, Page, Precondition, ReplayRecord,
-    Timestamp, Written,
+    FieldSet, Item, ItemId, ItemView, ItemWrite, ListQuery, OwnerId, Page, Precondition, ReplayRecord, Timestamp,
+    Written,
 };
 
 /// Everything a conditional write requires of the stored item.
@@ -89,20 +90,12 @@ pub trait ItemRepository: Send + Sync {
     /// One page of items from the index that serves `query`, honouring `query.drafts_of`.
     fn list(&self, query: &ListQuery) -> impl Future<Output = Result<Page<ItemView>, StoreError>> + Send;
 
-    /// Replaces every client-owned field and bumps the version, in one conditional write.
-    fn replace(
+    /// Replaces every client-owned field (PUT) or only those sent (PATCH) and bumps the version,
+    /// in one conditional write.
+    fn write(
         &self,
         id: ItemId,
-        changes: &ItemChanges,
-        guard: &WriteGuard,
-        now: Timestamp,
-    ) -> impl Future<Output = Result<Item, StoreError>> + Send;
-
-    /// Changes only the fields present in `patch` and bumps the version, in one conditional write.
-    fn update(
-        &self,
-        id: ItemId,
-        patch: &ItemPatch,
+        change: &ItemWrite,
         guard: &WriteGuard,
         now: Timestamp,
     ) -> impl Future<Output = Result<Item, StoreError>> + Send;

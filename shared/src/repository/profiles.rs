@@ -1,7 +1,8 @@
 //! User profiles (`id`, `display_name`): written once per user, read in batches for embedding.
 
 use super::batch::{self, BatchRead, batch_get};
-use super::error::{classify, failed};
+use super::error::failed;
+use super::put::{Condition, put_if};
 use super::{StoreError, keys};
 use crate::domain::{OwnerId, Profile};
 use aws_sdk_dynamodb::Client;
@@ -22,20 +23,8 @@ impl DynamoProfileRepository {
         let mut record = keys::profile_key(&profile.id);
         let fields: batch::Record = serde_dynamo::to_item(profile).map_err(failed("encode profile"))?;
         record.extend(fields);
-        let outcome = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(record))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", keys::PK)
-            .send()
-            .await;
-        match outcome.map_err(|err| err.into_service_error()) {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_conditional_check_failed_exception() => Ok(()),
-            Err(e) => Err(classify(e, "put profile")),
-        }
+        // Refused means a profile exists already: it stays as it is.
+        put_if(&self.client, &self.table, record, Condition::absent(), "put profile").await.map(|_| ())
     }
 
     /// The profiles of `users` that exist, in one `BatchGetItem` per 100 users.

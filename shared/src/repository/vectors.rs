@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use super::error::{classify, failed};
+use super::put::{Condition, Put, put_if};
 use super::{StoreError, keys};
 use crate::domain::{ItemId, ItemStatus, OwnerId, Timestamp};
 use crate::search::IndexEntry;
@@ -68,22 +69,12 @@ impl DynamoVectorRepository {
         record.insert(keys::CHANGED_AT.to_owned(), AttributeValue::S(keys::changed_at(now, entry.id)));
         // A binary attribute: serde would write a list of numbers, four times the size.
         record.insert("vector".to_owned(), AttributeValue::B(Blob::new(to_bytes(&entry.vector))));
-        let outcome = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(record))
-            .condition_expression("attribute_not_exists(#pk) OR #version < :version")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":version", AttributeValue::N(entry.version.to_string()))
-            .send()
-            .await;
-        match outcome.map_err(|e| e.into_service_error()) {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_conditional_check_failed_exception() => Ok(false),
-            Err(e) => Err(classify(e, "put vector")),
-        }
+        let newer = Condition::new(
+            "attribute_not_exists(#pk) OR #version < :version",
+            vec![("#pk", keys::PK), ("#version", "version")],
+            vec![(":version", AttributeValue::N(entry.version.to_string()))],
+        );
+        Ok(matches!(put_if(&self.client, &self.table, record, newer, "put vector").await?, Put::Written))
     }
 
     /// Every vector changed at or after `since_ms` (all of them for `None`), following pages.

@@ -72,13 +72,7 @@ impl<R: ItemRepository> ItemService<R> {
         precondition: Precondition,
         now: Timestamp,
     ) -> Result<Item, ServiceError> {
-        let guard = guard(caller, precondition);
-        // Boxed: the two writes' state machines are deep (cache fence, retries, SDK); one
-        // level of indirection keeps every caller's future type shallow.
-        let item = match change {
-            ItemWrite::Replace(content) => Box::pin(self.repository.replace(id, content, &guard, now)).await?,
-            ItemWrite::Patch(patch) => Box::pin(self.repository.update(id, patch, &guard, now)).await?,
-        };
+        let item = self.repository.write(id, change, &guard(caller, precondition), now).await?;
         self.index.notify(item.id, item.version.get(), IndexOp::Upsert).await;
         Ok(item)
     }
