@@ -1,5 +1,6 @@
-//! One list of routes, three places that must agree: template.yaml (what is deployed),
-//! openapi.yaml (the contract), and the `cargo lambda watch` router in Cargo.toml (what runs locally).
+//! One list of routes, four places that must agree: the route table in shared/src/http/route.rs
+//! (what the functions admit), template.yaml (what is deployed), openapi.yaml (the contract), and
+//! the `cargo lambda watch` router in Cargo.toml (what runs locally).
 
 use std::collections::BTreeSet;
 
@@ -72,6 +73,18 @@ fn template_openapi_and_local_router_list_the_same_routes() {
         deployed_routes.symmetric_difference(&documented).collect::<Vec<_>>(),
         Vec::<&Route>::new(),
         "routes in only one of template.yaml and openapi.yaml"
+    );
+    let declared: BTreeSet<Route> = shared::http::route::ROUTES
+        .iter()
+        .map(|route| {
+            let (method, path) = route.key.split_once(' ').expect("a route key is `METHOD /path`");
+            (method.to_owned(), path.to_owned())
+        })
+        .collect();
+    assert_eq!(
+        deployed_routes.symmetric_difference(&declared).collect::<Vec<_>>(),
+        Vec::<&Route>::new(),
+        "routes in only one of template.yaml and the route table (shared/src/http/route.rs)"
     );
     let local = watch_routes();
     assert_eq!(
