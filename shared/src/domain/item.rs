@@ -284,37 +284,16 @@ impl ItemView {
     /// Clears every field not in `fields`.
     pub fn retain(&mut self, fields: super::FieldSet) {
         use super::ItemField as F;
-        let keep = |field: F| fields.contains(field);
-        if !keep(F::Id) {
-            self.id = None;
+        // Each field the set leaves out is cleared; the list names every field once.
+        macro_rules! clear_unless_kept {
+            ($($field:ident => $slot:ident),* $(,)?) => {
+                $(if !fields.contains(F::$field) { self.$slot = None; })*
+            };
         }
-        if !keep(F::Name) {
-            self.name = None;
-        }
-        if !keep(F::Description) {
-            self.description = None;
-        }
-        if !keep(F::Status) {
-            self.status = None;
-        }
-        if !keep(F::Price) {
-            self.price = None;
-        }
-        if !keep(F::Stock) {
-            self.stock = None;
-        }
-        if !keep(F::OwnerId) {
-            self.owner_id = None;
-        }
-        if !keep(F::CreatedAt) {
-            self.created_at = None;
-        }
-        if !keep(F::UpdatedAt) {
-            self.updated_at = None;
-        }
-        if !keep(F::Version) {
-            self.version = None;
-        }
+        clear_unless_kept!(
+            Id => id, Name => name, Description => description, Status => status, Price => price, Stock => stock,
+            OwnerId => owner_id, CreatedAt => created_at, UpdatedAt => updated_at, Version => version,
+        );
     }
 }
 
