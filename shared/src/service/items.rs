@@ -72,7 +72,9 @@ impl<R: ItemRepository> ItemService<R> {
         precondition: Precondition,
         now: Timestamp,
     ) -> Result<Item, ServiceError> {
-        let item = self.repository.write(id, change, &guard(caller, precondition), now).await?;
+        // Boxed: the write's state machine is deep (cache fence, retries, the SDK's orchestrator);
+        // one indirection here keeps each route's future type within the compiler's depth limit.
+        let item = Box::pin(self.repository.write(id, change, &guard(caller, precondition), now)).await?;
         self.index.notify(item.id, item.version.get(), IndexOp::Upsert).await;
         Ok(item)
     }
