@@ -136,8 +136,8 @@ def main():
             "runs": counts,
         }
         rows.append(row)
-        spread = "" if len(set(counts)) == 1 else f" (runs differ: {counts})"
-        print(f"{function}: {size} bytes, {row['init_instructions']} instructions{spread}", flush=True)
+        print(f"{function}: {size} bytes, {row['init_instructions']} instructions "
+              f"(runs: {counts}, spread {max(counts) - min(counts)})", flush=True)
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
