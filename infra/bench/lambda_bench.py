@@ -158,9 +158,11 @@ def proc_peak_rss_mb(pid):
     return 0.0
 
 
-def start_function(binary, env_overrides, wrapped=True, preexec=None):
+def start_function(binary, env_overrides, wrapped=True, preexec=None, base_env=None):
+    """Starts `binary` under its own Runtime API and returns once it asks for its first event.
+    Its environment is `base_env` (default: this process's) plus `env_overrides` and Lambda's own."""
     api = RuntimeApi()
-    env = dict(os.environ)
+    env = dict(os.environ if base_env is None else base_env)
     env.update(env_overrides)
     env.update({
         "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api.port}",
@@ -218,6 +220,22 @@ def size_mb(path):
     return round(path.stat().st_size / 1048576, 2) if path.exists() else None
 
 
+def function_env(table, secret, queue_url, endpoint):
+    """The production settings every measured function runs with (also used by init_cost.py)."""
+    return {
+        "TABLE_NAME": table,
+        "JWT_SECRET": secret,
+        "INDEX_QUEUE_URL": queue_url,
+        "AWS_ENDPOINT_URL": endpoint,
+        # As deployed: without AWS_ENDPOINT_URL a function trusts only the compiled-in Amazon roots
+        # (moto is plain HTTP, so this changes only the init work, not the connection).
+        "AWS_TLS_ROOTS": "amazon",
+        # The limiter stays on (its DynamoDB call is part of every request) but never refuses here.
+        "RATE_LIMITS": ",".join(f"{a}:{g}=100000000/60" for a in ("user", "admin") for g in ("read", "write", "search", "admin")),
+        "SEARCH_REFRESH_MS": "1000",
+    }
+
+
 def main():
     invocations = int(os.environ.get("BENCH_INVOCATIONS", "2000"))
     functions = sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "src/main.rs").exists())
@@ -233,18 +251,7 @@ def main():
     boto3.client("dynamodb", endpoint_url=ENDPOINT, region_name="us-east-1").create_table(TableName=table, **table_definition())
     queue_url = create_queues(f"{table}-index")
     secret = local_secret()
-    env = {
-        "TABLE_NAME": table,
-        "JWT_SECRET": secret,
-        "INDEX_QUEUE_URL": queue_url,
-        "AWS_ENDPOINT_URL": ENDPOINT,
-        # As deployed: without AWS_ENDPOINT_URL a function trusts only the compiled-in Amazon roots
-        # (moto is plain HTTP, so this changes only the init work, not the connection).
-        "AWS_TLS_ROOTS": "amazon",
-        # The limiter stays on (its DynamoDB call is part of every request) but never refuses here.
-        "RATE_LIMITS": ",".join(f"{a}:{g}=100000000/60" for a in ("user", "admin") for g in ("read", "write", "search", "admin")),
-        "SEARCH_REFRESH_MS": "1000",
-    }
+    env = function_env(table, secret, queue_url, ENDPOINT)
     user = mint(secret, "bench-user", "user", int(time.time()) + 7200)
     admin = mint(secret, "bench-admin", "admin", int(time.time()) + 7200)
 
