@@ -30,12 +30,13 @@ use crate::service::{
 use crate::worker::IndexWorker;
 
 /// Configuration and AWS clients of one container, each client built the first time a route's
-/// parts ask for it: a function builds only what its route uses (no SQS client for a read, no
-/// embedder outside search and the worker).
+/// parts ask for it: a function builds only what its route uses (no SQS client for a read or an
+/// order, and for item writes only at the first write; no embedder outside search and the worker).
 pub struct Parts {
     config: Config,
     aws: Option<aws_types::SdkConfig>,
     dynamo: OnceLock<aws_sdk_dynamodb::Client>,
+    /// Given by tests; functions build theirs when a queue is first opened.
     sqs: OnceLock<aws_sdk_sqs::Client>,
     cache: OnceLock<Arc<ItemCache>>,
     embedder: OnceLock<Arc<TextEmbedder>>,
@@ -90,9 +91,20 @@ impl Parts {
     }
 
     fn queue(&self) -> Option<Arc<IndexQueue>> {
-        let url = self.config.index_queue_url.as_ref()?;
-        let sqs = self.sqs.get_or_init(|| sqs_client(self.aws())).clone();
-        Some(Arc::new(IndexQueue::new(sqs, url)))
+        self.queue_opener()()
+    }
+
+    /// What opens the index queue later, on a route's first write: the SQS client given at
+    /// construction, or one built then from the AWS settings.
+    fn queue_opener(&self) -> impl Fn() -> Option<Arc<IndexQueue>> + Send + Sync + 'static {
+        let url = self.config.index_queue_url.clone();
+        let given = self.sqs.get().cloned();
+        let aws = self.aws().clone();
+        move || {
+            let url = url.as_ref()?;
+            let sqs = given.clone().unwrap_or_else(|| sqs_client(&aws));
+            Some(Arc::new(IndexQueue::new(sqs, url)))
+        }
     }
 
     fn cache(&self) -> Arc<ItemCache> {
@@ -156,7 +168,7 @@ pub fn gate(parts: &Parts) -> Result<Gate, Error> {
 pub fn items_api(parts: &Parts) -> Result<ItemsApi, Error> {
     let items = CachedItemRepository::new(parts.items(), parts.cache(), parts.config().cache.ttl);
     Ok(ItemsApi {
-        items: ItemService::new(items, IndexNotifier::new(parts.queue())),
+        items: ItemService::new(items, IndexNotifier::lazy(parts.queue_opener())),
         profiles: ProfileService::new(DynamoProfileRepository::new(parts.dynamo(), &parts.config().table_name)),
         cursors: parts.cursors(),
         idempotency: parts.idempotency(),
@@ -183,16 +195,18 @@ pub fn search_api(parts: &Parts) -> Result<SearchApi, Error> {
     })
 }
 
+/// Reindexing enqueues jobs: the admin route opens the queue.
 pub fn admin_api(parts: &Parts) -> Result<AdminApi, Error> {
-    Ok(AdminApi { indexer: indexer(parts)? })
+    Ok(AdminApi { indexer: indexer(parts, parts.queue())? })
 }
 
+/// The worker only consumes jobs: no queue, no SQS client.
 pub fn index_worker(parts: &Parts) -> Result<IndexWorker, Error> {
-    Ok(IndexWorker { indexer: indexer(parts)?, clock: Timestamp::now })
+    Ok(IndexWorker { indexer: indexer(parts, None)?, clock: Timestamp::now })
 }
 
-fn indexer(parts: &Parts) -> Result<IndexerOverDynamo, Error> {
-    Ok(Indexer::new(parts.items(), parts.vectors(), parts.embedder()?, parts.queue()))
+fn indexer(parts: &Parts, queue: Option<Arc<IndexQueue>>) -> Result<IndexerOverDynamo, Error> {
+    Ok(Indexer::new(parts.items(), parts.vectors(), parts.embedder()?, queue))
 }
 
 /// Every route's parts in one container: what the tests (and tools) use to stand in for any

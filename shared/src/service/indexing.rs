@@ -1,7 +1,7 @@
 //! Keeping the search index in step with the items: publishing jobs after writes, the worker's
 //! processing of one job, and the reconciler that re-enqueues whatever is still marked stale.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::error::ServiceError;
 use crate::domain::{FieldSet, ItemId, Timestamp};
@@ -99,17 +99,24 @@ impl<R: ItemRepository> Indexer<R> {
 
 /// Publishes index jobs after item writes. A failed send is logged, not returned: the write
 /// already marked the item `index_pending`, which the reconciler turns into a job later.
+/// The queue is opened on the first write, so a function that only reads never builds an SQS client.
 pub struct IndexNotifier {
-    queue: Option<Arc<IndexQueue>>,
+    queue: OnceLock<Option<Arc<IndexQueue>>>,
+    open: Box<dyn Fn() -> Option<Arc<IndexQueue>> + Send + Sync>,
 }
 
 impl IndexNotifier {
     pub fn new(queue: Option<Arc<IndexQueue>>) -> Self {
-        Self { queue }
+        Self { queue: OnceLock::from(queue), open: Box::new(|| None) }
+    }
+
+    /// Opens the queue with `open` when the first job is sent.
+    pub fn lazy(open: impl Fn() -> Option<Arc<IndexQueue>> + Send + Sync + 'static) -> Self {
+        Self { queue: OnceLock::new(), open: Box::new(open) }
     }
 
     pub async fn notify(&self, item_id: ItemId, version: u64, op: IndexOp) {
-        let Some(queue) = &self.queue else { return };
+        let Some(queue) = self.queue.get_or_init(|| (self.open)()) else { return };
         if let Err(reason) = queue.enqueue(&IndexJob { item_id, version, op }).await {
             tracing::warn!(%item_id, version, reason = %crate::error::error_chain(&reason), "index job not sent; the reconciler will pick the item up");
         }
