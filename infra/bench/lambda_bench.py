@@ -59,6 +59,34 @@ class QuietHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+# BENCH_XRAY=unsampled|sampled runs the functions as Lambda does with active tracing: the runtime
+# hands each invocation a trace header with a Parent, Sampled=0 or 1, and AWS_XRAY_DAEMON_ADDRESS
+# names a daemon (here a UDP socket of the benchmark's, counting what arrives). Unset: a bare Root.
+XRAY = os.environ.get("BENCH_XRAY", "")
+ROOT_ONLY_TRACE = "Root=1-00000000-000000000000000000000000"
+XRAY_TRACES = {
+    "unsampled": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0",
+    "sampled": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+}
+
+
+class XRayDaemon:
+    """Receives the functions' subsegment datagrams and counts them, as a stand-in for the daemon."""
+
+    def __init__(self):
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.socket.getsockname()[1]}"
+        self.received = 0
+        threading.Thread(target=self._count, daemon=True).start()
+
+    def _count(self):
+        while True:
+            packet = self.socket.recv(65536)
+            if packet.startswith(b'{"format": "json", "version": 1}\n'):
+                self.received += 1
+
+
 class RuntimeApi:
     """The three calls a Lambda runtime makes: next event, response, error."""
 
@@ -78,7 +106,7 @@ class RuntimeApi:
                 self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
                 self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30_000))
                 self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:bench")
-                self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
+                self.send_header("Lambda-Runtime-Trace-Id", XRAY_TRACES.get(XRAY, ROOT_ONLY_TRACE))
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -251,7 +279,13 @@ def main():
     boto3.client("dynamodb", endpoint_url=ENDPOINT, region_name="us-east-1").create_table(TableName=table, **table_definition())
     queue_url = create_queues(f"{table}-index")
     secret = local_secret()
-    env = function_env(table, secret, queue_url, ENDPOINT)
+    if XRAY and XRAY not in XRAY_TRACES:
+        raise SystemExit(f"BENCH_XRAY must be unsampled or sampled, not {XRAY!r}")
+    daemon = XRayDaemon() if XRAY else None
+    env = {
+        **function_env(table, secret, queue_url, ENDPOINT),
+        **({"AWS_XRAY_DAEMON_ADDRESS": daemon.address} if daemon else {}),
+    }
     user = mint(secret, "bench-user", "user", int(time.time()) + 7200)
     admin = mint(secret, "bench-admin", "admin", int(time.time()) + 7200)
 
@@ -268,6 +302,8 @@ def main():
     stop(process)
     api.close()
     target_item = item_ids[0]
+    if daemon:
+        daemon.received = 0  # count the measured runs only, not the seeding
 
     def sqs_event(n):
         records = [{
@@ -383,7 +419,12 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     (out / "lambda.json").write_text(json.dumps(report, indent=2))
 
-    print(f"\ncommit {commit}, {os.cpu_count()} cores, DynamoDB = moto (single-threaded, loopback)\n")
+    print(f"\ncommit {commit}, {os.cpu_count()} cores, DynamoDB = moto (single-threaded, loopback)")
+    if daemon:
+        print(f"X-Ray: {XRAY}, {daemon.received} subsegments received by the stand-in daemon")
+        report["xray"] = {"mode": XRAY, "subsegments": daemon.received}
+        (out / "lambda.json").write_text(json.dumps(report, indent=2))
+    print()
     header = "| function | x86_64 MB | arm64 MB | init ms | first inv. ms | warm p50 ms | warm p99 ms | CPU µs/inv | peak RSS MB | invocations | DynamoDB calls/req |"
     print(header)
     print("|" + "---|" * (header.count("|") - 1))

@@ -22,12 +22,14 @@ use crate::repository::{
     DynamoItemRepository, DynamoOrderRepository, DynamoProfileRepository, DynamoReplayRepository,
     DynamoVectorRepository,
 };
+use crate::scope::Scope;
 use crate::search::{HashingEmbedder, TextEmbedder};
 use crate::service::{
     IndexNotifier, Indexer, IndexerOverDynamo, ItemService, OrderService, ProfileService, RateLimiter, ReplayService,
     SearchService,
 };
 use crate::worker::IndexWorker;
+use crate::xray::{Exporter, TraceHeader, XRayInterceptor};
 
 /// Configuration and AWS clients of one container, each client built the first time a route's
 /// parts ask for it: a function builds only what its route uses (no SQS client for a read or an
@@ -35,6 +37,8 @@ use crate::worker::IndexWorker;
 pub struct Parts {
     config: Config,
     aws: Option<aws_types::SdkConfig>,
+    /// Where the clients' X-Ray subsegments go (the daemon under Lambda).
+    xray: Exporter,
     dynamo: OnceLock<aws_sdk_dynamodb::Client>,
     /// Given by tests; functions build theirs when a queue is first opened.
     sqs: OnceLock<aws_sdk_sqs::Client>,
@@ -48,7 +52,7 @@ impl Parts {
     pub fn from_env() -> Result<Self, Error> {
         let config = Config::from_env()?;
         let aws = crate::aws::from_env(crate::aws::TrustedRoots::from_env()?)?;
-        Ok(Self { aws: Some(aws), ..Self::bare(config) })
+        Ok(Self { aws: Some(aws), xray: Exporter::from_env(), ..Self::bare(config) })
     }
 
     /// Parts over clients built elsewhere (tests, tools).
@@ -69,6 +73,7 @@ impl Parts {
         Self {
             config,
             aws: None,
+            xray: Exporter::to_log(),
             dynamo: OnceLock::new(),
             sqs: OnceLock::new(),
             cache: OnceLock::new(),
@@ -87,7 +92,7 @@ impl Parts {
     }
 
     fn dynamo(&self) -> aws_sdk_dynamodb::Client {
-        self.dynamo.get_or_init(|| dynamo_client(self.aws())).clone()
+        self.dynamo.get_or_init(|| dynamo_client(self.aws(), &self.xray)).clone()
     }
 
     fn queue(&self) -> Option<Arc<IndexQueue>> {
@@ -100,9 +105,10 @@ impl Parts {
         let url = self.config.index_queue_url.clone();
         let given = self.sqs.get().cloned();
         let aws = self.aws().clone();
+        let xray = self.xray.clone();
         move || {
             let url = url.as_ref()?;
-            let sqs = given.clone().unwrap_or_else(|| sqs_client(&aws));
+            let sqs = given.clone().unwrap_or_else(|| sqs_client(&aws, &xray));
             Some(Arc::new(IndexQueue::new(sqs, url)))
         }
     }
@@ -268,10 +274,21 @@ where
     crate::telemetry::init();
     let worker: &'static IndexWorker = Box::leak(Box::new(index_worker(&Parts::from_env()?)?));
     lambda_runtime::run(lambda_runtime::service_fn(|event: LambdaEvent<SqsEvent>| {
-        let response = handler(event.payload, worker);
+        let scope = invocation_scope(&event.context);
+        let response = crate::scope::within(scope, handler(event.payload, worker));
         async move { Ok::<_, Error>(response.await) }
     }))
     .await
+}
+
+/// The worker invocation's deadline, id and trace: a message without a trace of its own is
+/// traced under the invocation's.
+fn invocation_scope(context: &lambda_runtime::Context) -> std::sync::Arc<Scope> {
+    Scope::traced(
+        Some(std::time::UNIX_EPOCH + Duration::from_millis(context.deadline)),
+        Some(context.request_id.clone()).filter(|id| !id.is_empty()),
+        context.xray_trace_id.as_deref().and_then(TraceHeader::parse),
+    )
 }
 
 /// DynamoDB retries, set deliberately rather than inherited: the SDK's standard mode (retrying
@@ -279,8 +296,10 @@ where
 /// attempts, backoff starting at 25 ms and capped at 400 ms instead of the SDK's 1 s / 20 s, which
 /// suit batch jobs, not an API request; each attempt bounded to 1.5 s and the whole operation to
 /// 4 s, inside the functions' 10 s timeout. After the last attempt, throttling becomes a 503.
-pub fn dynamo_client(aws: &aws_types::SdkConfig) -> aws_sdk_dynamodb::Client {
+/// Calls of sampled invocations are recorded as X-Ray subsegments, sent to `xray`.
+pub fn dynamo_client(aws: &aws_types::SdkConfig, xray: &Exporter) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::config::Builder::from(aws)
+        .interceptor(XRayInterceptor::new(xray.clone()))
         .retry_config(
             aws_sdk_dynamodb::config::retry::RetryConfig::standard()
                 .with_max_attempts(3)
@@ -299,9 +318,10 @@ pub fn dynamo_client(aws: &aws_types::SdkConfig) -> aws_sdk_dynamodb::Client {
 }
 
 /// SQS sends are retried by `IndexQueue` with its own backoff, so the SDK makes one attempt each,
-/// bounded in time: a dead queue endpoint must not hold an item write for long.
-pub fn sqs_client(aws: &aws_types::SdkConfig) -> aws_sdk_sqs::Client {
+/// bounded in time: a dead queue endpoint must not hold an item write for long. Traced like DynamoDB.
+pub fn sqs_client(aws: &aws_types::SdkConfig, xray: &Exporter) -> aws_sdk_sqs::Client {
     let config = aws_sdk_sqs::config::Builder::from(aws)
+        .interceptor(XRayInterceptor::new(xray.clone()))
         .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(1))
         .timeout_config(
             aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()

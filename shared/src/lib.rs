@@ -16,5 +16,6 @@ pub mod search;
 pub mod service;
 pub mod telemetry;
 pub mod worker;
+pub mod xray;
 
 pub use app::App;

@@ -1,11 +1,15 @@
 //! The indexing queue: every item write enqueues `{ item_id, version, op }` to SQS for the index
 //! worker. Sends are retried with backoff; if SQS stays unavailable the write still succeeds,
-//! because the item carries an `index_pending` marker the reconciler finds (see README).
+//! because the item carries an `index_pending` marker the reconciler finds (see README). Each
+//! message carries the sender's X-Ray trace header (`AWSTraceHeader`), so its job joins that trace.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use aws_sdk_sqs::types::{
+    MessageSystemAttributeNameForSends, MessageSystemAttributeValue, SendMessageBatchRequestEntry,
+};
 
 use crate::domain::IndexJob;
 use crate::retry::Backoff;
@@ -35,9 +39,11 @@ impl IndexQueue {
     /// logs and moves on if this fails: the `index_pending` marker already guarantees the job.
     pub async fn enqueue(&self, job: &IndexJob) -> Result<(), QueueError> {
         let body = serde_json::to_string(job).map_err(|e| QueueError::Encode(e.into()))?;
+        let trace = trace_attributes()?;
         let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_millis(400), 2);
         loop {
-            match self.client.send_message().queue_url(&self.url).message_body(&body).send().await {
+            let send = self.client.send_message().queue_url(&self.url).message_body(&body);
+            match send.set_message_system_attributes(trace.clone()).send().await {
                 Ok(_) => return Ok(()),
                 Err(error) => match backoff.next_delay() {
                     Some(delay) => tokio::time::sleep(delay).await,
@@ -51,6 +57,7 @@ impl IndexQueue {
     /// reports failed. Stops early, between calls, when less than `reserve` is left before the
     /// invocation's deadline. Returns how many jobs were sent; the rest stay for a later run.
     pub async fn enqueue_all(&self, jobs: &[IndexJob], reserve: Duration) -> Result<usize, QueueError> {
+        let trace = trace_attributes()?;
         let mut sent = 0;
         for chunk in jobs.chunks(10) {
             if crate::scope::deadline().is_some_and(|deadline| {
@@ -68,7 +75,10 @@ impl IndexQueue {
             loop {
                 let entries = pending
                     .iter()
-                    .map(|(id, body)| SendMessageBatchRequestEntry::builder().id(id).message_body(body).build())
+                    .map(|(id, body)| {
+                        let entry = SendMessageBatchRequestEntry::builder().id(id).message_body(body);
+                        entry.set_message_system_attributes(trace.clone()).build()
+                    })
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| QueueError::Encode(e.into()))?;
                 let outcome =
@@ -93,4 +103,18 @@ impl IndexQueue {
         }
         Ok(sent)
     }
+}
+
+type SystemAttributes = HashMap<MessageSystemAttributeNameForSends, MessageSystemAttributeValue>;
+
+/// The invocation's trace header as the `AWSTraceHeader` system attribute, verbatim (`Lineage`
+/// included, which Lambda's loop detection reads); none outside a traced invocation.
+fn trace_attributes() -> Result<Option<SystemAttributes>, QueueError> {
+    let Some(header) = crate::scope::with_trace(|trace| trace.raw().to_owned()) else { return Ok(None) };
+    let value = MessageSystemAttributeValue::builder()
+        .data_type("String")
+        .string_value(header)
+        .build()
+        .map_err(|e| QueueError::Encode(e.into()))?;
+    Ok(Some(HashMap::from([(MessageSystemAttributeNameForSends::AwsTraceHeader, value)])))
 }

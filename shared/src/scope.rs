@@ -1,5 +1,6 @@
-//! Per-invocation state that several layers contribute to (the Lambda deadline, the rate-limit
-//! outcome, cache hits), carried in a task-local so it need not be threaded through every call.
+//! Per-invocation state that several layers contribute to (the Lambda deadline, the request id and
+//! X-Ray trace, the rate-limit outcome, cache hits), carried in a task-local so it need not be
+//! threaded through every call.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::SystemTime;
 
 use crate::domain::RateOutcome;
+use crate::xray::TraceHeader;
 
 tokio::task_local! {
     static SCOPE: Arc<Scope>;
@@ -17,6 +19,10 @@ tokio::task_local! {
 pub struct Scope {
     /// When the Lambda invocation times out: no retry may sleep past it.
     pub deadline: Option<SystemTime>,
+    /// The invocation's request id: index jobs carry it, so the worker's logs name the request.
+    pub request_id: Option<String>,
+    /// The X-Ray trace the invocation (or, in the worker, the message) belongs to.
+    pub trace: Option<TraceHeader>,
     rate: Mutex<Option<RateOutcome>>,
     cache_hits: AtomicU32,
     cache_misses: AtomicU32,
@@ -25,6 +31,11 @@ pub struct Scope {
 impl Scope {
     pub fn new(deadline: Option<SystemTime>) -> Arc<Self> {
         Arc::new(Self { deadline, ..Self::default() })
+    }
+
+    /// A scope that also knows which request and trace its work belongs to.
+    pub fn traced(deadline: Option<SystemTime>, request_id: Option<String>, trace: Option<TraceHeader>) -> Arc<Self> {
+        Arc::new(Self { deadline, request_id, trace, ..Self::default() })
     }
 
     pub fn rate(&self) -> Option<RateOutcome> {
@@ -43,6 +54,15 @@ pub async fn within<F: Future>(scope: Arc<Scope>, work: F) -> F::Output {
 
 pub fn deadline() -> Option<SystemTime> {
     SCOPE.try_with(|scope| scope.deadline).ok().flatten()
+}
+
+pub fn request_id() -> Option<String> {
+    SCOPE.try_with(|scope| scope.request_id.clone()).ok().flatten()
+}
+
+/// `read` applied to the current trace, if there is one; borrows, so asking costs no copy.
+pub fn with_trace<R>(read: impl FnOnce(&TraceHeader) -> R) -> Option<R> {
+    SCOPE.try_with(|scope| scope.trace.as_ref().map(read)).ok().flatten()
 }
 
 pub fn record_rate(outcome: RateOutcome) {

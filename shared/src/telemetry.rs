@@ -1,6 +1,8 @@
 //! Structured logs: JSON lines by default, honouring Lambda's log format and level settings.
 
+use tracing::Subscriber;
 use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
 /// Level from `AWS_LAMBDA_LOG_LEVEL` (set by Lambda's logging config), else `RUST_LOG`, else info.
 /// Format is JSON unless `AWS_LAMBDA_LOG_FORMAT=Text`.
@@ -12,13 +14,29 @@ pub fn init() {
         .or_else(|_| std::env::var("RUST_LOG"))
         .map_or(LevelFilter::INFO, |level| parse_level(&level));
     let text = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("text"));
-    let builder = tracing_subscriber::fmt().with_max_level(level).with_target(false);
     // A second init (tests, or a caller that set its own subscriber) keeps the first one.
     let _ = if text {
-        builder.without_time().try_init()
+        tracing_subscriber::fmt().with_max_level(level).with_target(false).without_time().try_init()
     } else {
-        builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init()
+        tracing::subscriber::set_global_default(json_subscriber(level, std::io::stdout)).map_err(Into::into)
     };
+}
+
+/// The JSON log format: one object per event, its fields flattened, the fields of the span it
+/// happened in (a request, an index job) under `span`. Public so tests read what Lambda would.
+pub fn json_subscriber<W>(level: LevelFilter, writer: W) -> impl Subscriber + Send + Sync + 'static
+where
+    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false)
+        .with_writer(writer)
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .finish()
 }
 
 /// Lambda's level names (`FATAL` included) and `RUST_LOG`'s; anything else means info.

@@ -16,6 +16,7 @@ const LAYERS: &[(&str, Layer)] = &[
     ("telemetry", Layer::Support),
     ("metrics", Layer::Support),
     ("aws", Layer::Support),
+    ("xray", Layer::Support),
     ("repository", Layer::Storage),
     ("cache", Layer::Storage),
     ("queue", Layer::Storage),

@@ -26,6 +26,7 @@ use shared::App;
 use shared::config::{AuthConfig, CacheConfig, Config, Secret, TokenConfig};
 use shared::domain::RateRules;
 use shared::domain::{ItemId, Timestamp};
+use shared::xray::Exporter;
 
 /// The public development secret of infra/local.env; the fixtures' tokens are signed with it.
 pub const DEV_SECRET: &str = "local-development-secret-not-for-production-use";
@@ -132,7 +133,7 @@ async fn spawn_configured(auth: AuthConfig, rate_limits: RateRules, cache: Cache
         cors_allowed_origins: vec!["https://app.example".to_owned()],
         cache,
     };
-    let app = App::new(&config, dynamo.clone(), shared::app::sqs_client(&aws), hashing());
+    let app = App::new(&config, dynamo.clone(), shared::app::sqs_client(&aws, &Exporter::to_log()), hashing());
     Arc::new(TestApp { app, dynamo, sqs, table, queue_url, config, calls, aws })
 }
 
@@ -443,7 +444,7 @@ impl TestApp {
     /// Another container whose item cache is configured as `cache`.
     pub fn container_with_cache(&self, cache: CacheConfig) -> App {
         let config = Config { cache, ..self.config.clone() };
-        App::new(&config, self.dynamo.clone(), shared::app::sqs_client(&self.aws), hashing())
+        App::new(&config, self.dynamo.clone(), shared::app::sqs_client(&self.aws, &Exporter::to_log()), hashing())
     }
 
     /// Another container whose DynamoDB and SQS clients (built as production builds them: retries,
@@ -459,7 +460,31 @@ impl TestApp {
             .sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep().expect("tokio sleep"))
             .time_source(aws_smithy_async::time::SystemTimeSource::new())
             .build();
-        App::new(&self.config, shared::app::dynamo_client(&aws), shared::app::sqs_client(&aws), hashing())
+        App::new(
+            &self.config,
+            shared::app::dynamo_client(&aws, &Exporter::to_log()),
+            shared::app::sqs_client(&aws, &Exporter::to_log()),
+            hashing(),
+        )
+    }
+
+    /// Another container whose DynamoDB and SQS clients are built as production builds them and
+    /// send the X-Ray subsegments of sampled calls to `xray` (e.g. a UDP socket the test reads).
+    pub fn container_traced(&self, xray: &Exporter) -> App {
+        App::new(
+            &self.config,
+            shared::app::dynamo_client(&self.aws, xray),
+            shared::app::sqs_client(&self.aws, xray),
+            hashing(),
+        )
+    }
+
+    /// Another container whose SQS client also runs `interceptor`: to see what is sent where moto
+    /// does not keep it.
+    pub fn container_intercepting_sqs(&self, interceptor: impl Intercept + 'static) -> App {
+        let sqs = shared::app::sqs_client(&self.aws, &Exporter::to_log());
+        let sqs = aws_sdk_sqs::Client::from_conf(sqs.config().to_builder().interceptor(interceptor).build());
+        App::new(&self.config, self.dynamo.clone(), sqs, hashing())
     }
 
     /// Sends `call` to the function serving its route in `container`.
@@ -477,7 +502,7 @@ impl TestApp {
                 aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"),
             ))
             .build();
-        App::new(&self.config, self.dynamo.clone(), shared::app::sqs_client(&dead), hashing())
+        App::new(&self.config, self.dynamo.clone(), shared::app::sqs_client(&dead, &Exporter::to_log()), hashing())
     }
 
     /// Sends a raw message body to this test's index queue.
@@ -485,13 +510,15 @@ impl TestApp {
         self.sqs.send_message().queue_url(&self.queue_url).message_body(body).send().await.expect("send");
     }
 
-    /// Receives up to 10 messages from the index queue as the SQS event Lambda would deliver.
+    /// Receives up to 10 messages from the index queue as the SQS event Lambda would deliver,
+    /// with the `AWSTraceHeader` system attribute where a message has one, as Lambda passes it.
     pub async fn receive_index_batch(&self) -> SqsEvent {
         let received = self
             .sqs
             .receive_message()
             .queue_url(&self.queue_url)
             .max_number_of_messages(10)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::AwsTraceHeader)
             .send()
             .await
             .expect("receive");
@@ -500,9 +527,16 @@ impl TestApp {
             .unwrap_or_default()
             .into_iter()
             .map(|m| {
+                let attributes: HashMap<String, String> = m
+                    .attributes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(name, value)| (name.as_str().to_owned(), value))
+                    .collect();
                 json!({
                     "messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
-                    "eventSource": "aws:sqs", "awsRegion": "us-east-1", "attributes": {}, "messageAttributes": {}
+                    "eventSource": "aws:sqs", "awsRegion": "us-east-1", "attributes": attributes,
+                    "messageAttributes": {}
                 })
             })
             .collect();

@@ -25,4 +25,5 @@ mod proxy;
 mod read;
 mod seams;
 mod search;
+mod tracing;
 mod write;

@@ -17,6 +17,7 @@ use super::route::Route;
 use crate::domain::Principal;
 use crate::metrics;
 use crate::scope::{self, Scope};
+use crate::xray::TraceHeader;
 
 /// Serves one request of `route`: admits it through the gate, runs `work` as the admitted caller,
 /// and always produces an HTTP response; the Lambda runtime never sees an HTTP error as `Err`.
@@ -43,11 +44,12 @@ where
     if let Some(apigw_id) = gateway_context(request).and_then(|ctx| ctx.request_id.as_deref()) {
         span.record("apigw_request_id", apigw_id);
     }
-    if let Some(trace_id) = trace_id(request) {
-        span.record("trace_id", trace_id.as_str());
+    let trace = trace_header(request);
+    if let Some(trace) = &trace {
+        span.record("trace_id", trace.root());
     }
     let deadline = request.lambda_context_ref().map(|context| UNIX_EPOCH + Duration::from_millis(context.deadline));
-    let scope = Scope::new(deadline);
+    let scope = Scope::traced(deadline, Some(request_id.clone()), trace);
     async move {
         // Boxed: a route's state machine is large (debug builds especially); keep it off the stack.
         let outcome = scope::within(scope.clone(), Box::pin(gate.admit(request, route, work))).await;
@@ -92,12 +94,14 @@ where
     .await
 }
 
-/// The X-Ray trace id: from the Lambda context when running under Lambda, else the header.
-fn trace_id(request: &Request) -> Option<String> {
+/// The X-Ray trace: from the Lambda context when running under Lambda, else the request's
+/// `x-amzn-trace-id` header (local runs, tests). A malformed one is ignored, not logged.
+fn trace_header(request: &Request) -> Option<TraceHeader> {
     request
         .lambda_context_ref()
-        .and_then(|context| context.xray_trace_id.clone())
-        .or_else(|| request.headers().get("x-amzn-trace-id").and_then(|v| v.to_str().ok()).map(str::to_owned))
+        .and_then(|context| context.xray_trace_id.as_deref())
+        .or_else(|| request.headers().get("x-amzn-trace-id").and_then(|v| v.to_str().ok()))
+        .and_then(TraceHeader::parse)
 }
 
 fn log_error(error: &ApiError) {

@@ -87,6 +87,7 @@ impl<R: ItemRepository> Indexer<R> {
                 item_id: pending.id,
                 version: pending.version,
                 op: if pending.deleted { IndexOp::Delete } else { IndexOp::Upsert },
+                request_id: crate::scope::request_id(),
             })
             .collect();
         // Whatever is not sent before the deadline nears stays marked, for the next run.
@@ -117,7 +118,8 @@ impl IndexNotifier {
 
     pub async fn notify(&self, item_id: ItemId, version: u64, op: IndexOp) {
         let Some(queue) = self.queue.get_or_init(|| (self.open)()) else { return };
-        if let Err(reason) = queue.enqueue(&IndexJob { item_id, version, op }).await {
+        let job = IndexJob { item_id, version, op, request_id: crate::scope::request_id() };
+        if let Err(reason) = queue.enqueue(&job).await {
             tracing::warn!(%item_id, version, reason = %crate::error::error_chain(&reason), "index job not sent; the reconciler will pick the item up");
         }
     }
