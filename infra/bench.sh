@@ -5,6 +5,8 @@
 #     first and warm invocation latency, CPU per warm invocation, peak RSS, DynamoDB calls per request;
 #     then cold starts as billed (TLS to the store, CPU quota of the memory size) against two reference
 #     functions it builds (BENCH_COLD=0 skips them);
+#   - infra/bench/warm_cost.py (with valgrind; BENCH_WARM=0 skips it): instructions and CPU per warm
+#     GET of get-item against the two reference functions, the figure the warm-CPU target is set in;
 #   - infra/bench/local_stack.py: latency through `cargo lambda watch` and 200 concurrent orders
 #     (BENCH_LOCAL=0 skips it);
 #   - cargo bench: search latency at 1,000 and 10,000 items, and the index's cold load.
@@ -22,6 +24,10 @@ fi
 echo "==> release build (x86_64)"
 cargo build --release --workspace --bins 2>&1 | grep -vE '^\s+(Compiling|Finished)' || true
 python infra/bench/lambda_bench.py
+if [ "${BENCH_WARM:-1}" != 0 ] && command -v valgrind >/dev/null; then
+  echo "==> instructions and CPU per warm GET (callgrind)"
+  python infra/bench/warm_cost.py
+fi
 if [ "${BENCH_LOCAL:-1}" != 0 ]; then
   echo "==> local stack through cargo lambda watch"
   local_port="$(free_port)"
