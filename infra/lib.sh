@@ -50,10 +50,14 @@ start_moto() {
 
 # Starts the API on 127.0.0.1:$1 against the running moto: creates the table and queues from
 # template.yaml, builds the functions (cargo lambda compiles lazily on first request otherwise),
-# runs `cargo lambda watch` with infra/local.env (plus any EXTRA_ENV="K=V,..."), and the local SQS
-# poller; waits until the API answers; stops both when the calling script exits.
+# runs `cargo lambda watch` with infra/local.env (plus any EXTRA_ENV="K=V,...") on a free port behind
+# infra/local_gateway.py on $1, and the local SQS poller; waits until the API answers; stops them all
+# when the calling script exits. LOCAL_FUNCTION_CONCURRENCY (default 4) is how many instances of each
+# function `cargo lambda watch` may run at once; LOCAL_GATEWAY_IN_FLIGHT (default 64, at most 100: see
+# infra/local_gateway.py) how many requests the gateway lets through to it at once.
 start_api() {
-  local port="$1"
+  local port="$1" watch_port
+  watch_port="$(free_port)"
   set -a
   source "$ROOT/infra/local.env"
   set +a
@@ -61,13 +65,16 @@ start_api() {
   export INDEX_QUEUE_URL
   echo "==> building the functions"
   cargo build --workspace --bins
-  echo "==> starting cargo lambda watch on 127.0.0.1:$port"
-  cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --ignore-changes \
+  echo "==> starting cargo lambda watch on 127.0.0.1:$watch_port behind the local gateway on 127.0.0.1:$port"
+  cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$watch_port" --ignore-changes \
+    --concurrency "${LOCAL_FUNCTION_CONCURRENCY:-4}" \
     --env-file "$ROOT/infra/local.env" \
     --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test,AWS_REGION=us-east-1" \
     --env-var "INDEX_QUEUE_URL=$INDEX_QUEUE_URL${EXTRA_ENV:+,$EXTRA_ENV}" \
     > "$ROOT/target/watch.log" 2>&1 &
   WATCH_PID=$!
+  python "$ROOT/infra/local_gateway.py" "$port" "$watch_port" "${LOCAL_GATEWAY_IN_FLIGHT:-64}" > "$ROOT/target/gateway.log" 2>&1 &
+  GATEWAY_PID=$!
   # Lambda's SQS event source mapping, locally: feeds index jobs to the index-worker function.
   python "$ROOT/infra/sqs_poller.py" "$INDEX_QUEUE_URL" "http://127.0.0.1:$port" > "$ROOT/target/poller.log" 2>&1 &
   POLLER_PID=$!
@@ -87,7 +94,7 @@ start_api() {
 }
 
 stop_api() {
-  kill ${POLLER_PID:-} ${WATCH_PID:-} 2>/dev/null || true
+  kill ${POLLER_PID:-} ${GATEWAY_PID:-} ${WATCH_PID:-} 2>/dev/null || true
   wait ${WATCH_PID:-} 2>/dev/null || true
 }
 

@@ -21,9 +21,9 @@ from mint_token import local_secret, mint  # noqa: E402
 
 SAMPLES = 50
 ORDERS = 200
-# Clients in flight at once. `cargo lambda watch` stalled with 200 at once (two orders answered, the
-# rest waiting minutes), so the default is what it serves; LOCAL_CONCURRENCY raises it.
-CONCURRENCY = int(os.environ.get("LOCAL_CONCURRENCY", "10"))
+# Clients in flight at once: all of them by default; LOCAL_CONCURRENCY lowers it. (Sent straight to
+# `cargo lambda watch`, 200 at once stalled it for minutes; infra/local_gateway.py says why.)
+CONCURRENCY = int(os.environ.get("LOCAL_CONCURRENCY", str(ORDERS)))
 
 
 def call(api, token, method, path, body=None):
