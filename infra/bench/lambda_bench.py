@@ -186,9 +186,10 @@ def proc_peak_rss_mb(pid):
     return 0.0
 
 
-def start_function(binary, env_overrides, wrapped=True, preexec=None, base_env=None):
+def start_function(binary, env_overrides, wrapped=True, launcher=(), base_env=None):
     """Starts `binary` under its own Runtime API and returns once it asks for its first event.
-    Its environment is `base_env` (default: this process's) plus `env_overrides` and Lambda's own."""
+    Its environment is `base_env` (default: this process's) plus `env_overrides` and Lambda's own.
+    `launcher` is a command that ends by exec'ing its last argument, the binary (see cold_start.py)."""
     api = RuntimeApi()
     env = dict(os.environ if base_env is None else base_env)
     env.update(env_overrides)
@@ -203,7 +204,7 @@ def start_function(binary, env_overrides, wrapped=True, preexec=None, base_env=N
     started = time.perf_counter()
     wrapper = os.environ.get("BENCH_WRAPPER", "").split() if wrapped else []
     process = subprocess.Popen(
-        [*wrapper, str(binary)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=preexec
+        [*wrapper, *launcher, str(binary)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     while api.first_next_at is None:
         if process.poll() is not None:
