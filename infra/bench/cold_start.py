@@ -153,13 +153,19 @@ def make_certificates():
 
 
 class TlsTerminator:
-    """HTTPS on 127.0.0.1 in front of a plain-HTTP upstream: decrypts and pipes bytes both ways."""
+    """HTTPS on 127.0.0.1 in front of a plain-HTTP upstream, keeping client connections open.
+
+    moto answers HTTP/1.0 and closes every connection; DynamoDB keeps them open. So that a function's
+    second call may reuse its first call's connection (and TLS session) as it would on AWS, each
+    request read from a client connection goes to the upstream on a connection of its own, and the
+    answer comes back as HTTP/1.1 with a Content-Length on the client connection, which stays open."""
 
     def __init__(self, upstream, cert, key):
         self.upstream_host, self.upstream_port = upstream.split("//", 1)[1].split(":")
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
         self.loop = asyncio.new_event_loop()
+        self.handshakes = 0
         ready = threading.Event()
 
         async def start():
@@ -172,26 +178,34 @@ class TlsTerminator:
         self.url = f"https://localhost:{self.port}"
 
     async def serve(self, client_reader, client_writer):
+        self.handshakes += 1
         try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(self.upstream_host, int(self.upstream_port))
-        except OSError:
-            client_writer.close()
-            return
-
-        async def pipe(reader, writer):
-            try:
-                while data := await reader.read(65536):
-                    writer.write(data)
-                    await writer.drain()
-            except (ConnectionError, ssl.SSLError, OSError):
-                pass
-            finally:
+            while True:
                 try:
-                    writer.close()
-                except Exception:
-                    pass
-
-        await asyncio.gather(pipe(client_reader, upstream_writer), pipe(upstream_reader, client_writer))
+                    head = await client_reader.readuntil(b"\r\n\r\n")
+                except asyncio.IncompleteReadError:
+                    return  # the client closed between requests
+                length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                body = await client_reader.readexactly(length)
+                upstream_reader, upstream_writer = await asyncio.open_connection(self.upstream_host, int(self.upstream_port))
+                upstream_writer.write(head + body)
+                await upstream_writer.drain()
+                answer = await upstream_reader.read()  # HTTP/1.0: the answer ends where the connection does
+                upstream_writer.close()
+                answer_head, _, answer_body = answer.partition(b"\r\n\r\n")
+                status, *headers = answer_head.split(b"\r\n")
+                kept = [h for h in headers if not h.lower().startswith((b"connection:", b"content-length:", b"keep-alive:"))]
+                status = b"HTTP/1.1" + status[len(b"HTTP/1.0"):] if status.startswith(b"HTTP/1.0") else status
+                client_writer.write(b"\r\n".join([status, *kept, b"Content-Length: %d" % len(answer_body)]) + b"\r\n\r\n" + answer_body)
+                await client_writer.drain()
+        except (ConnectionError, ssl.SSLError, OSError, ValueError):
+            pass
+        finally:
+            try:
+                client_writer.close()
+            except Exception:
+                pass
 
     def close(self):
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -263,13 +277,15 @@ def run(functions, env, start_function, stop, runs):
     for name, binary, make_event, function in functions:
         memory_mb = sizes.get(function, default_mb)
         quota = CpuQuota(f"bench-{memory_mb}mb", memory_mb)
-        inits, firsts, totals = [], [], []
+        inits, firsts, totals, handshakes = [], [], [], []
         for n in range(runs):
             # A fresh environment starts with the period's quota unspent: let the last one's run out.
             time.sleep(PERIOD_US / 1e6)
             run_env = tls_env if name.endswith("(reference)") else dict(tls_env, SSL_CERT_DIR=str(no_bundle))
+            before = tls.handshakes
             api, process, init_ms = start_function(binary, run_env, launcher=quota.launcher())
             first_seconds, body = api.invoke(make_event(n))
+            handshakes.append(tls.handshakes - before)
             stop(process)
             api.close()
             inits.append(init_ms)
@@ -284,6 +300,7 @@ def run(functions, env, start_function, stop, runs):
             "cold_first_ms": summary(firsts),
             "cold_total_ms": summary(totals),
             "cold_total_median_ms": round(statistics.median(totals), 1),
+            "cold_tls_handshakes": statistics.median(handshakes),
         }
         print(f"cold start as billed, {name}: {rows[name]}", flush=True)
         quota.remove()
