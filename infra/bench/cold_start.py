@@ -153,19 +153,14 @@ def make_certificates():
 
 
 class TlsTerminator:
-    """HTTPS on 127.0.0.1 in front of a plain-HTTP upstream, keeping client connections open.
-
-    moto answers HTTP/1.0 and closes every connection; DynamoDB keeps them open. So that a function's
-    second call may reuse its first call's connection (and TLS session) as it would on AWS, each
-    request read from a client connection goes to the upstream on a connection of its own, and the
-    answer comes back as HTTP/1.1 with a Content-Length on the client connection, which stays open."""
+    """HTTPS on 127.0.0.1 in front of a plain-HTTP upstream: decrypts and pipes bytes both ways."""
 
     def __init__(self, upstream, cert, key):
         self.upstream_host, self.upstream_port = upstream.split("//", 1)[1].split(":")
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
         self.loop = asyncio.new_event_loop()
-        self.handshakes = 0
+        self.handshakes = 0  # connections accepted: moto closes each after one answer
         ready = threading.Event()
 
         async def start():
@@ -180,32 +175,25 @@ class TlsTerminator:
     async def serve(self, client_reader, client_writer):
         self.handshakes += 1
         try:
-            while True:
-                try:
-                    head = await client_reader.readuntil(b"\r\n\r\n")
-                except asyncio.IncompleteReadError:
-                    return  # the client closed between requests
-                length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
-                body = await client_reader.readexactly(length)
-                upstream_reader, upstream_writer = await asyncio.open_connection(self.upstream_host, int(self.upstream_port))
-                upstream_writer.write(head + body)
-                await upstream_writer.drain()
-                answer = await upstream_reader.read()  # HTTP/1.0: the answer ends where the connection does
-                upstream_writer.close()
-                answer_head, _, answer_body = answer.partition(b"\r\n\r\n")
-                status, *headers = answer_head.split(b"\r\n")
-                kept = [h for h in headers if not h.lower().startswith((b"connection:", b"content-length:", b"keep-alive:"))]
-                status = b"HTTP/1.1" + status[len(b"HTTP/1.0"):] if status.startswith(b"HTTP/1.0") else status
-                client_writer.write(b"\r\n".join([status, *kept, b"Content-Length: %d" % len(answer_body)]) + b"\r\n\r\n" + answer_body)
-                await client_writer.drain()
-        except (ConnectionError, ssl.SSLError, OSError, ValueError):
-            pass
-        finally:
+            upstream_reader, upstream_writer = await asyncio.open_connection(self.upstream_host, int(self.upstream_port))
+        except OSError:
+            client_writer.close()
+            return
+
+        async def pipe(reader, writer):
             try:
-                client_writer.close()
-            except Exception:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except (ConnectionError, ssl.SSLError, OSError):
                 pass
+            finally:
+                try:
+                    writer.close()
+                except Exception:
+                    pass
+
+        await asyncio.gather(pipe(client_reader, upstream_writer), pipe(upstream_reader, client_writer))
 
     def close(self):
         self.loop.call_soon_threadsafe(self.loop.stop)

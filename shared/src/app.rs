@@ -2,7 +2,6 @@
 //! clients, and the runtime entry points every function's `main` calls.
 
 use std::future::Future;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -169,7 +168,6 @@ pub fn gate(parts: &Parts) -> Result<Gate, Error> {
         ),
         cors: CorsPolicy::new(config.cors_allowed_origins.clone()),
         clock: Timestamp::now,
-        counted_once: AtomicBool::new(false),
     })
 }
 

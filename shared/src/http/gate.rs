@@ -3,7 +3,6 @@
 //! permission the route declares. The gate also holds what every response needs (CORS).
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::FutureExt;
 use futures_util::future::{Either, select};
@@ -23,9 +22,6 @@ pub struct Gate {
     pub limiter: RateLimiter,
     pub cors: CorsPolicy,
     pub clock: fn() -> Timestamp,
-    /// Whether this container has counted a request yet, i.e. whether its connection pool holds a
-    /// connection. Performance only: any value is correct.
-    pub counted_once: AtomicBool,
 }
 
 impl Gate {
@@ -33,9 +29,7 @@ impl Gate {
     /// the limiter counts it (the two round trips overlap, and a refused read is dropped as soon
     /// as the count says so); a write runs only after its count. When the limiter can answer
     /// without I/O (a lease in hand, a caller already over its limit) that answer comes first,
-    /// and refused work never starts. A container's first read also waits for its count: started
-    /// together on an empty pool they would open two connections, and a TLS handshake is ~2 ms of
-    /// CPU, ~25 ms at 128 MB's share of a vCPU, against one DynamoDB round trip (a few ms) of waiting.
+    /// and refused work never starts.
     pub async fn admit<T, F, Fut>(&self, request: &Request, route: &Route, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(Principal) -> Fut,
@@ -53,10 +47,8 @@ impl Gate {
             }
         };
         let mut count = Box::pin(self.count(user_subject(&principal), route.group));
-        if route.access == Access::Write || !self.counted_once.load(Ordering::Relaxed) {
-            let counted = count.await;
-            self.counted_once.store(true, Ordering::Relaxed);
-            counted?;
+        if route.access == Access::Write {
+            count.await?;
             return work(principal).await;
         }
         if let Some(counted) = (&mut count).now_or_never() {
