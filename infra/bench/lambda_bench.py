@@ -174,9 +174,14 @@ class CountingProxy:
         self.server.shutdown()
 
 
-def proc_cpu_seconds(pid):
+def proc_cpu_ticks(pid):
+    """(user, system) clock ticks of one process, from /proc."""
     fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    return int(fields[11]), int(fields[12])
+
+
+def proc_cpu_seconds(pid):
+    return sum(proc_cpu_ticks(pid)) / TICKS
 
 
 def proc_peak_rss_mb(pid):

@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT / "infra"))
 sys.path.insert(0, str(ROOT / "infra" / "bench"))
 import cold_start  # noqa: E402
 from init_cost import callgrind_total  # noqa: E402
-from lambda_bench import ENDPOINT, TICKS, api_event, function_env, local_secret, mint, start_function, status_of, stop  # noqa: E402
+from lambda_bench import (ENDPOINT, TICKS, api_event, function_env, local_secret, mint, proc_cpu_ticks, start_function,
+                          status_of, stop)  # noqa: E402
 
 
 def count(binary, env, event, invocations, valgrind, out_file):
@@ -52,21 +53,15 @@ def count(binary, env, event, invocations, valgrind, out_file):
     return callgrind_total(out_file)
 
 
-def cpu_ticks(pid):
-    """(user, system) clock ticks of one process, from /proc."""
-    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]), int(fields[12])
-
-
 def cpu_per_invocation(binary, env, event, invocations):
     """CPU µs (user, system) per warm invocation of one unwrapped process, after a first invocation."""
     api, process, _ = start_function(binary, env, wrapped=False)
     try:
         api.invoke(event)
-        before = cpu_ticks(process.pid)
+        before = proc_cpu_ticks(process.pid)
         for _ in range(invocations):
             api.invoke(event)
-        after = cpu_ticks(process.pid)
+        after = proc_cpu_ticks(process.pid)
     finally:
         stop(process)
         api.close()
