@@ -296,7 +296,8 @@ fn invocation_scope(context: &lambda_runtime::Context) -> std::sync::Arc<Scope> 
 /// attempts, backoff starting at 25 ms and capped at 400 ms instead of the SDK's 1 s / 20 s, which
 /// suit batch jobs, not an API request; each attempt bounded to 1.5 s and the whole operation to
 /// 4 s, inside the functions' 10 s timeout. After the last attempt, throttling becomes a 503.
-/// Calls of sampled invocations are recorded as X-Ray subsegments, sent to `xray`.
+/// Writes a client is answered for override this per call: one attempt each, retried by
+/// `repository::settle`, which knows whether a lost attempt may have been applied. Calls of sampled invocations are recorded as X-Ray subsegments, sent to `xray`.
 pub fn dynamo_client(aws: &aws_types::SdkConfig, xray: &Exporter) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::config::Builder::from(aws)
         .interceptor(XRayInterceptor::new(xray.clone()))

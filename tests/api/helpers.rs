@@ -243,6 +243,8 @@ pub fn signed_token(claims: Value) -> String {
 pub struct Call {
     event: Value,
     query: Vec<(String, String)>,
+    /// The Lambda invocation's time left, as the runtime would give it.
+    deadline: Option<std::time::Duration>,
 }
 
 pub fn load_fixture(name: &str) -> Value {
@@ -258,7 +260,7 @@ impl Call {
             .as_object()
             .map(|params| params.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
             .unwrap_or_default();
-        Self { event, query }.by_user("alice")
+        Self { event, query, deadline: None }.by_user("alice")
     }
 
     /// The fixture exactly as committed, token included.
@@ -363,6 +365,13 @@ impl Call {
         self
     }
 
+    /// Runs as an invocation whose deadline is `left` from now (without one, a write settles within
+    /// its own budget).
+    pub fn deadline_in(mut self, left: std::time::Duration) -> Self {
+        self.deadline = Some(left);
+        self
+    }
+
     pub fn request(&self) -> Request {
         let mut event = self.event.clone();
         let raw_query: Vec<String> =
@@ -375,7 +384,17 @@ impl Call {
         // API Gateway joins repeated parameters with commas in this field.
         event["queryStringParameters"] =
             json!(joined.into_iter().map(|(k, v)| (k, v.join(","))).collect::<HashMap<_, _>>());
-        lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
+        let request = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event");
+        match self.deadline {
+            Some(left) => {
+                let deadline = std::time::SystemTime::now() + left;
+                let millis = deadline.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+                let mut context = lambda_http::Context::default();
+                context.deadline = u64::try_from(millis).unwrap_or(u64::MAX);
+                lambda_http::RequestExt::with_lambda_context(request, context)
+            }
+            None => request,
+        }
     }
 }
 

@@ -20,6 +20,7 @@ mod idempotency;
 mod list;
 mod operability;
 mod orders;
+mod outcomes;
 mod platform;
 mod proxy;
 mod read;

@@ -36,6 +36,9 @@ pub struct FaultProxy {
     rules: Mutex<Vec<Rule>>,
     seen: Mutex<HashMap<String, usize>>,
     fired: AtomicUsize,
+    /// Draws for rules that fire only sometimes (xorshift; a fixed seed, as reproducible as the
+    /// order of concurrent requests allows).
+    dice: Mutex<u64>,
 }
 
 impl FaultProxy {
@@ -48,6 +51,7 @@ impl FaultProxy {
             rules: Mutex::new(Vec::new()),
             seen: Mutex::new(HashMap::new()),
             fired: AtomicUsize::new(0),
+            dice: Mutex::new(0x9E37_79B9_7F4A_7C15),
         });
         let serving = proxy.clone();
         tokio::spawn(async move {
@@ -88,11 +92,24 @@ impl FaultProxy {
         self.fired.load(Ordering::SeqCst)
     }
 
+    fn roll(&self, per_thousand: u64) -> bool {
+        if per_thousand >= 1000 {
+            return true;
+        }
+        let mut state = lock(&self.dice);
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state % 1000 < per_thousand
+    }
+
     /// Counts the request, then consumes one use of the first rule that matches it, if any.
     fn on_request(&self, operation: &str, body: &[u8]) -> Option<Fault> {
         *lock(&self.seen).entry(operation.to_owned()).or_default() += 1;
         let mut rules = lock(&self.rules);
-        let rule = rules.iter_mut().find(|rule| rule.uses > 0 && rule.matches(operation, body))?;
+        let rule = rules
+            .iter_mut()
+            .find(|rule| rule.uses > 0 && rule.matches(operation, body) && self.roll(rule.per_thousand))?;
         rule.uses -= 1;
         self.fired.fetch_add(1, Ordering::SeqCst);
         rule.fault.clone()
@@ -105,13 +122,15 @@ pub struct Rule {
     operation: String,
     containing: Vec<String>,
     uses: usize,
+    /// Of the requests it matches, how many in a thousand it fires on.
+    per_thousand: u64,
     fault: Option<Fault>,
 }
 
 impl Rule {
     /// Matches the operation name; "*" matches any.
     pub fn on(operation: &str) -> Rule {
-        Rule { operation: operation.to_owned(), containing: Vec::new(), uses: 1, fault: None }
+        Rule { operation: operation.to_owned(), containing: Vec::new(), uses: 1, per_thousand: 1000, fault: None }
     }
 
     /// And the request body contains `text` (e.g. an item id, "IDEMPOTENCY#"); repeatable, all must match.
@@ -123,6 +142,12 @@ impl Rule {
     /// Fires at most `n` times (default 1), then passes through.
     pub fn times(mut self, n: usize) -> Rule {
         self.uses = n;
+        self
+    }
+
+    /// Fires on about `per_thousand` of every thousand requests it matches (default: all).
+    pub fn sometimes(mut self, per_thousand: u64) -> Rule {
+        self.per_thousand = per_thousand;
         self
     }
 

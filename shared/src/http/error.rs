@@ -43,6 +43,9 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// The store throttled us, or could not be reached: worth retrying shortly.
     Unavailable,
+    /// A write was sent, and the store did not say in time whether it was applied: neither a
+    /// success nor a 503 would be true. A retry with the same `Idempotency-Key` is safe.
+    OutcomeUnknown,
     /// The caller is over a rate limit; `retry_after` seconds until its window resets.
     TooManyRequests {
         retry_after: u64,
@@ -82,6 +85,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::OutcomeUnknown => StatusCode::GATEWAY_TIMEOUT,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -98,6 +102,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Unavailable => "service_unavailable",
+            Self::OutcomeUnknown => "outcome_unknown",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::Internal { .. } => "internal_error",
         }
@@ -118,7 +123,10 @@ impl ApiError {
                 format!("the body must be at most {limit_bytes} bytes")
             }
             Self::UnsupportedMediaType => "the body must be sent as Content-Type: application/json".to_owned(),
-            Self::Unavailable => "the service is busy; retry shortly".to_owned(),
+            Self::Unavailable => "the service is busy and nothing was written; retry shortly".to_owned(),
+            Self::OutcomeUnknown => "the store did not confirm in time whether the write was applied; retry with \
+                                     the same Idempotency-Key, or read the resource, to find out"
+                .to_owned(),
             Self::TooManyRequests { retry_after } => format!("too many requests; retry in {retry_after} s"),
             Self::Internal { .. } => "an internal error occurred".to_owned(),
         }
@@ -148,7 +156,7 @@ impl ApiError {
             Self::Unauthenticated(AuthFailure::InvalidToken(_)) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
             }
-            Self::Unavailable => {
+            Self::Unavailable | Self::OutcomeUnknown => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             Self::TooManyRequests { retry_after } => {
@@ -183,6 +191,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::PreconditionFailed => Self::PreconditionFailed,
             ServiceError::Conflict { code, message, details } => Self::Conflict { code, message, details },
             ServiceError::Unavailable => Self::Unavailable,
+            ServiceError::OutcomeUnknown => Self::OutcomeUnknown,
             ServiceError::Internal { context, source } => Self::Internal { context, source },
         }
     }
@@ -246,6 +255,7 @@ mod tests {
         assert_eq!(ApiError::from(ServiceError::NotFound).status(), 404);
         assert_eq!(ApiError::from(ServiceError::PreconditionFailed).status(), 412);
         assert_eq!(ApiError::from(ServiceError::Unavailable).status(), 503);
+        assert_eq!(ApiError::from(ServiceError::OutcomeUnknown).status(), 504);
         let invalid = ServiceError::Invalid(vec![FieldError::new("lines", "total_too_large", "too much")]);
         assert_eq!(ApiError::from(invalid).status(), 400);
     }

@@ -15,6 +15,7 @@ use super::keys;
 use super::put::{Condition, Put, put_if};
 use super::records::ItemRecord;
 use super::replays::{put_record, stored_replay};
+use super::settle::{settle, single_attempt};
 use super::transact::{Refused, busy, condition_failed, ours, put_new, transact};
 use super::{ItemRepository, StoreError, WriteGuard, WriteToken};
 use crate::domain::{
@@ -186,7 +187,7 @@ impl ItemRepository for DynamoItemRepository {
         write.names.insert("#version".to_owned(), "version".to_owned());
         let update_expression = format!("SET {}, #version = #version + :one", write.assignments.join(", "));
 
-        let output = self
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -196,27 +197,25 @@ impl ItemRepository for DynamoItemRepository {
             .set_expression_attribute_names(Some(write.names))
             .set_expression_attribute_values(Some(write.values))
             .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await
-            .map_err(|err| match err.into_service_error() {
-                UpdateItemError::ConditionalCheckFailedException(e) => match e.item {
-                    // Our own earlier attempt committed; what it left is the updated item.
-                    Some(stored) if token.marks(Some(&stored)) => {
-                        serde_dynamo::from_item(stored).map_err(failed("decode updated item"))
-                    }
-                    old_item => Err(why_condition_failed(old_item, guard)),
-                },
-                e => Err(classify(e, "update item")),
-            });
-        let output = match output {
-            Ok(output) => output,
-            Err(outcome) => return outcome,
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let answer =
+            settle("update item", |time| update.clone().customize().config_override(single_attempt(time)).send())
+                .await?;
+        let stored = match answer.result {
+            Ok(output) => output.attributes.ok_or_else(|| StoreError::Failed {
+                context: "update item returned no attributes",
+                source: "missing ALL_NEW attributes".into(),
+            })?,
+            Err(UpdateItemError::ConditionalCheckFailedException(refused)) => match refused.item {
+                // Our own earlier attempt committed; what it left is the updated item.
+                Some(stored) if token.marks(Some(&stored)) => stored,
+                // A lost attempt may have committed and been overwritten since: refused or
+                // superseded cannot be told apart.
+                _ if answer.after_lost_attempt => return Err(StoreError::OutcomeUnknown),
+                old_item => return Err(why_condition_failed(old_item, guard)),
+            },
+            Err(other) => return Err(classify(other, "update item")),
         };
-        let stored = output.attributes.ok_or_else(|| StoreError::Failed {
-            context: "update item returned no attributes",
-            source: "missing ALL_NEW attributes".into(),
-        })?;
         serde_dynamo::from_item(stored).map_err(failed("decode updated item"))
     }
 

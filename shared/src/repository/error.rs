@@ -13,8 +13,11 @@ pub enum StoreError {
     NotFound,
     AlreadyExists,
     PreconditionFailed,
-    /// The store is throttling us; the request may be retried later.
+    /// The store is throttling us or cannot be reached, and nothing was written: the request may
+    /// be retried later.
     Throttled,
+    /// A write was sent, but whether it was applied could not be learned in time.
+    OutcomeUnknown,
     Failed {
         context: &'static str,
         source: BoxError,
@@ -38,6 +41,7 @@ impl std::fmt::Display for StoreError {
             StoreError::AlreadyExists => f.write_str("item already exists"),
             StoreError::PreconditionFailed => f.write_str("precondition failed"),
             StoreError::Throttled => f.write_str("store throttled the request"),
+            StoreError::OutcomeUnknown => f.write_str("the store did not say whether the write was applied"),
             StoreError::Failed { context, .. } => f.write_str(context),
         }
     }
@@ -59,7 +63,7 @@ where
     move |source| StoreError::Failed { context, source: Box::new(source) }
 }
 
-const THROTTLING_CODES: [&str; 3] =
+pub(super) const THROTTLING_CODES: [&str; 3] =
     ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"];
 
 /// Throttling, and failures that never got a service answer (connection refused, timeouts: no error

@@ -10,6 +10,7 @@ mod put;
 mod rate_windows;
 mod records;
 mod replays;
+mod settle;
 mod transact;
 mod vectors;
 

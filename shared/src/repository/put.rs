@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 
 use super::error::{StoreError, classify};
 use super::keys;
+use super::settle::{settle, single_attempt};
 
 pub(super) type Record = HashMap<String, AttributeValue>;
 
@@ -42,6 +43,8 @@ impl Condition {
     }
 }
 
+/// Settled (see [`super::settle`]): a put whose first attempt was lost is sent again, and a resend
+/// refused because the item is there is the caller's to recognise by its write token.
 pub(super) async fn put_if(
     client: &Client,
     table: &str,
@@ -61,7 +64,8 @@ pub(super) async fn put_if(
     for (name, value) in condition.values {
         put = put.expression_attribute_values(name, value);
     }
-    match put.send().await.map_err(|err| err.into_service_error()) {
+    let answer = settle(context, |time| put.clone().customize().config_override(single_attempt(time)).send()).await?;
+    match answer.result {
         Ok(_) => Ok(Put::Written),
         Err(PutItemError::ConditionalCheckFailedException(refused)) => Ok(Put::Refused(refused.item)),
         Err(other) => Err(classify(other, context)),

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::error::{classify, failed};
+use super::settle::{settle, single_attempt};
 use super::{StoreError, WriteToken, keys};
 
 /// Why a transaction did not commit.
@@ -20,9 +21,10 @@ pub(super) enum Refused {
     Store(StoreError),
 }
 
-/// Sends `writes` as one transaction. `attempt` numbers our own re-sends after conflicts: each gets
-/// its own client token, while the SDK's retries of one send share it (so on DynamoDB a resend of
-/// a committed attempt is answered as a success without writing again).
+/// Sends `writes` as one transaction, settled (see [`super::settle`]): an attempt whose outcome was
+/// lost is sent again with the same `ClientRequestToken`, which DynamoDB answers with success, and
+/// does not apply again, if the lost attempt committed. `attempt` numbers our own re-sends after
+/// conflicts: each of those is a new transaction with its own token.
 pub(super) async fn transact(
     client: &Client,
     writes: Vec<TransactWriteItem>,
@@ -30,13 +32,14 @@ pub(super) async fn transact(
     attempt: u32,
     context: &'static str,
 ) -> Result<(), Refused> {
-    let outcome = client
+    let send = client
         .transact_write_items()
         .set_transact_items(Some(writes))
-        .client_request_token(format!("{}-{attempt}", token.as_str()))
-        .send()
-        .await;
-    match outcome.map_err(|error| error.into_service_error()) {
+        .client_request_token(format!("{}-{attempt}", token.as_str()));
+    let answer = settle(context, |time| send.clone().customize().config_override(single_attempt(time)).send())
+        .await
+        .map_err(Refused::Store)?;
+    match answer.result {
         Ok(_) => Ok(()),
         Err(TransactWriteItemsError::TransactionCanceledException(e)) => {
             Err(Refused::Cancelled(e.cancellation_reasons.unwrap_or_default()))

@@ -22,6 +22,10 @@ pub enum ServiceError {
     /// The store (or the cache fence) is busy or unreachable: worth retrying shortly.
     #[error("the store is busy or unreachable")]
     Unavailable,
+    /// A write was sent but the store never said whether it was applied, within the time the
+    /// request had. A retry with the same idempotency key (or a read) tells.
+    #[error("the outcome of the write is unknown")]
+    OutcomeUnknown,
     /// A fault of ours or of the store's; the source says which.
     #[error("{context}")]
     Internal {
@@ -43,6 +47,7 @@ impl From<StoreError> for ServiceError {
             StoreError::NotFound => Self::NotFound,
             StoreError::PreconditionFailed => Self::PreconditionFailed,
             StoreError::Throttled => Self::Unavailable,
+            StoreError::OutcomeUnknown => Self::OutcomeUnknown,
             StoreError::AlreadyExists => Self::Internal { context: "new item id collided", source: error.into() },
             StoreError::Failed { context, source } => Self::Internal { context, source },
         }
