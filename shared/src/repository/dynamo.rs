@@ -198,9 +198,10 @@ impl ItemRepository for DynamoItemRepository {
             .set_expression_attribute_values(Some(write.values))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let answer =
-            settle("update item", |time| update.clone().customize().config_override(single_attempt(time)).send())
-                .await?;
+        let answer = settle(&self.client, "update item", |time| {
+            update.clone().customize().config_override(single_attempt(time)).send()
+        })
+        .await?;
         let stored = match answer.result {
             Ok(output) => output.attributes.ok_or_else(|| StoreError::Failed {
                 context: "update item returned no attributes",

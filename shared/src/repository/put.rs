@@ -64,7 +64,8 @@ pub(super) async fn put_if(
     for (name, value) in condition.values {
         put = put.expression_attribute_values(name, value);
     }
-    let answer = settle(context, |time| put.clone().customize().config_override(single_attempt(time)).send()).await?;
+    let answer =
+        settle(client, context, |time| put.clone().customize().config_override(single_attempt(time)).send()).await?;
     match answer.result {
         Ok(_) => Ok(Put::Written),
         Err(PutItemError::ConditionalCheckFailedException(refused)) => Ok(Put::Refused(refused.item)),

@@ -15,6 +15,7 @@ use std::error::Error as StdError;
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime};
 
+use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -23,8 +24,6 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use super::error::{StoreError, THROTTLING_CODES};
 use crate::retry::Backoff;
 
-/// One attempt may take this long; it is also the client's attempt timeout for reads.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
 /// With no invocation deadline (tests, tools), a write settles within this long.
 const BUDGET_WITHOUT_DEADLINE: Duration = Duration::from_secs(8);
 /// Kept free before the invocation deadline to answer the client.
@@ -54,21 +53,28 @@ enum Attempt<T, E> {
     Unknown(String),
 }
 
-/// Sends the write `send` builds (each call one SDK attempt, see [`single_attempt`]) until the store
-/// answers it, and says whether an earlier attempt might have been applied unseen.
-pub(super) async fn settle<T, E, F, Fut>(context: &'static str, mut send: F) -> Result<Answer<T, E>, StoreError>
+/// Sends the write `send` builds (each call one SDK attempt of at most the given time, see
+/// [`single_attempt`]) until the store answers it, and says whether an earlier attempt might have
+/// been applied unseen. Each attempt is bounded by the client's own attempt timeout, if it has one,
+/// and by the time left.
+pub(super) async fn settle<T, E, F, Fut>(
+    client: &Client,
+    context: &'static str,
+    mut send: F,
+) -> Result<Answer<T, E>, StoreError>
 where
     F: FnMut(Duration) -> Fut,
     Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
 {
     let end = settle_by(Instant::now());
+    let attempt_limit = client.config().timeout_config().and_then(|timeouts| timeouts.operation_attempt_timeout());
     let mut backoff = Backoff::new(Duration::from_millis(25), Duration::from_millis(400), u32::MAX);
     let mut lost = 0u32;
     let mut busy = 0u32;
     loop {
-        let Some(attempt_time) = end.checked_duration_since(Instant::now()).map(|left| left.min(ATTEMPT_TIMEOUT))
-        else {
+        let left = end.checked_duration_since(Instant::now());
+        let Some(attempt_time) = left.map(|left| attempt_limit.map_or(left, |limit| left.min(limit))) else {
             return Err(gave_up(context, lost));
         };
         if attempt_time < SHORTEST_ATTEMPT {

@@ -36,7 +36,7 @@ pub(super) async fn transact(
         .transact_write_items()
         .set_transact_items(Some(writes))
         .client_request_token(format!("{}-{attempt}", token.as_str()));
-    let answer = settle(context, |time| send.clone().customize().config_override(single_attempt(time)).send())
+    let answer = settle(client, context, |time| send.clone().customize().config_override(single_attempt(time)).send())
         .await
         .map_err(Refused::Store)?;
     match answer.result {
