@@ -19,6 +19,30 @@ ensure_venv() {
   export PATH="$VENV/bin:$PATH"
 }
 
+# zig (PyPI's ziglang), which cargo lambda cross-compiles for arm64 with, into .venv; after ensure_venv.
+ensure_zig() {
+  if ! "$VENV/bin/python" -c 'import ziglang' 2>/dev/null; then
+    echo "==> installing zig (PyPI ziglang) into .venv"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check 'ziglang==0.13.0'
+  fi
+}
+
+# The SAM CLI, in a virtualenv of its own (.venv-sam, from infra/requirements-deploy.txt: it is large and
+# only the deploy build needs it), on PATH after cargo lambda's .venv.
+ensure_sam() {
+  local venv="$ROOT/.venv-sam" stamp want
+  stamp="$venv/.requirements.sha"
+  want="$(sha256sum "$ROOT/infra/requirements-deploy.txt" | cut -d' ' -f1)"
+  if [ ! -x "$venv/bin/sam" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "==> installing the SAM CLI into .venv-sam (about a minute)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/infra/requirements-deploy.txt"
+    echo "$want" > "$stamp"
+  fi
+  export PATH="$PATH:$venv/bin"
+}
+
 # Prints a free TCP port on 127.0.0.1.
 free_port() {
   "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -6,10 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 ensure_venv
-if ! "$VENV/bin/python" -c 'import ziglang' 2>/dev/null; then
-  echo "==> installing zig (PyPI ziglang) into .venv"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check 'ziglang==0.13.0'
-fi
+ensure_zig
 cargo lambda build --release --arm64 "$@"
 echo "==> stripped arm64 binaries"
 for bootstrap in target/lambda/*/bootstrap; do
