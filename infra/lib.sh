@@ -19,8 +19,13 @@ ensure_venv() {
   export PATH="$VENV/bin:$PATH"
 }
 
-# zig (PyPI's ziglang), which cargo lambda cross-compiles for arm64 with, into .venv; after ensure_venv.
+# zig (PyPI's ziglang), which cargo lambda cross-compiles for arm64 with, into .venv, and the Rust target.
+# The target is added here, once: cargo lambda adds it itself when missing, but `sam build --parallel`
+# starts one cargo lambda per function and their rustup calls race ("Failed to install target component").
 ensure_zig() {
+  if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+    rustup target add aarch64-unknown-linux-gnu
+  fi
   if ! "$VENV/bin/python" -c 'import ziglang' 2>/dev/null; then
     echo "==> installing zig (PyPI ziglang) into .venv"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check 'ziglang==0.13.0'

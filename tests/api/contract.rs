@@ -100,3 +100,25 @@ fn every_function_in_the_template_is_a_workspace_binary() {
         assert!(repo_root().join("functions").join(&binary).join("src/main.rs").exists(), "{binary} has no crate");
     }
 }
+
+/// `sam build` builds each function in its CodeUri: its own package, so SAM never walks or hashes the
+/// rest of the tree (target/ included), and the package's binary is the function's.
+#[test]
+fn every_function_is_built_from_its_own_package() {
+    let template: Value = serde_yaml::from_str(&read("template.yaml")).expect("template.yaml is YAML");
+    let mut functions = 0;
+    for (name, resource) in template["Resources"].as_mapping().expect("Resources") {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        functions += 1;
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().expect("Binary");
+        assert_eq!(resource["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{name:?}");
+        let code_uri = resource["Properties"]["CodeUri"].as_str().expect("CodeUri");
+        assert_eq!(code_uri, format!("functions/{binary}"), "{name:?}");
+        let manifest = read(&format!("{code_uri}/Cargo.toml"));
+        assert!(manifest.contains(&format!("name = \"{binary}\"")), "{code_uri}/Cargo.toml builds {binary}");
+    }
+    assert_eq!(functions, 13, "12 routes and the index worker");
+}
+
