@@ -26,5 +26,6 @@ mod proxy;
 mod read;
 mod seams;
 mod search;
+mod store;
 mod tracing;
 mod write;
