@@ -121,4 +121,3 @@ fn every_function_is_built_from_its_own_package() {
     }
     assert_eq!(functions, 13, "12 routes and the index worker");
 }
-
