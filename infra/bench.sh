@@ -9,6 +9,7 @@
 #     GET of get-item against the two reference functions, the figure the warm-CPU target is set in;
 #   - infra/bench/local_stack.py: latency through `cargo lambda watch` and 200 concurrent orders
 #     (BENCH_LOCAL=0 skips it);
+#   - infra/deploy_build.sh twice (BENCH_SAM=0 skips it): `sam build` and its artefact check, with times;
 #   - cargo bench: search latency at 1,000 and 10,000 items, and the index's cold load.
 # Prints tables and writes target/bench/lambda.json. Expect 20-25 minutes on a fresh clone (the reference functions build from scratch).
 set -euo pipefail
@@ -20,6 +21,13 @@ start_moto "$(free_port)"
 echo "==> commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores"
 if [ "${BENCH_ARM64:-1}" != 0 ]; then
   bash infra/package.sh >/dev/null
+fi
+if [ "${BENCH_SAM:-1}" != 0 ]; then
+  # The deploy build, checked: twice, as a user runs it (the second run must take seconds).
+  for run in first second; do
+    echo "==> deploy build ($run run): infra/deploy_build.sh"
+    bash infra/deploy_build.sh 2>&1 | grep -E 'sam build took|MB|all functions|FAIL|Error' || true
+  done
 fi
 echo "==> release build (x86_64)"
 cargo build --release --workspace --bins 2>&1 | grep -vE '^\s+(Compiling|Finished)' || true
