@@ -3,19 +3,25 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 
-# Creates .venv and installs infra/requirements.txt into it, once (again when the file changes).
-ensure_venv() {
-  local stamp="$VENV/.requirements.sha"
-  local want
-  want="$(sha256sum "$ROOT/infra/requirements.txt" | cut -d' ' -f1)"
-  if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+# Creates the virtualenv $1 and installs the requirements file $2 into it, once (again when the file
+# changes); $3 says what is being installed.
+venv_from() {
+  local venv="$1" requirements="$2" what="$3" stamp want
+  stamp="$venv/.requirements.sha"
+  want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     command -v python3 >/dev/null || { echo "python3 is required (3.9 or newer)" >&2; exit 1; }
-    echo "==> installing local tooling into .venv (moto, cargo-lambda, cfn-lint; about a minute)"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/infra/requirements.txt"
+    echo "==> installing $what into ${venv#"$ROOT"/} (about a minute)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
     echo "$want" > "$stamp"
   fi
+}
+
+# .venv, from infra/requirements.txt, first on PATH.
+ensure_venv() {
+  venv_from "$VENV" "$ROOT/infra/requirements.txt" "local tooling (moto, cargo-lambda, cfn-lint)"
   export PATH="$VENV/bin:$PATH"
 }
 
@@ -35,17 +41,8 @@ ensure_zig() {
 # The SAM CLI, in a virtualenv of its own (.venv-sam, from infra/requirements-deploy.txt: it is large and
 # only the deploy build needs it), on PATH after cargo lambda's .venv.
 ensure_sam() {
-  local venv="$ROOT/.venv-sam" stamp want
-  stamp="$venv/.requirements.sha"
-  want="$(sha256sum "$ROOT/infra/requirements-deploy.txt" | cut -d' ' -f1)"
-  if [ ! -x "$venv/bin/sam" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    echo "==> installing the SAM CLI into .venv-sam (about a minute)"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/infra/requirements-deploy.txt"
-    echo "$want" > "$stamp"
-  fi
-  export PATH="$PATH:$venv/bin"
+  venv_from "$ROOT/.venv-sam" "$ROOT/infra/requirements-deploy.txt" "the SAM CLI"
+  export PATH="$PATH:$ROOT/.venv-sam/bin"
 }
 
 # Prints a free TCP port on 127.0.0.1.
