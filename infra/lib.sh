@@ -79,8 +79,9 @@ start_moto() {
 # runs `cargo lambda watch` with infra/local.env (plus any EXTRA_ENV="K=V,...") on a free port behind
 # infra/local_gateway.py on $1, and the local SQS poller; waits until the API answers; stops them all
 # when the calling script exits. LOCAL_FUNCTION_CONCURRENCY (default 4) is how many instances of each
-# function `cargo lambda watch` may run at once; LOCAL_GATEWAY_IN_FLIGHT (default 64, at most 100: see
-# infra/local_gateway.py) how many requests the gateway lets through to it at once.
+# function `cargo lambda watch` may run at once; LOCAL_GATEWAY_IN_FLIGHT (default 2, at most 100: see
+# infra/local_gateway.py) how many requests the gateway lets through to it at once; the others wait in
+# the gateway, first in first out, where no SDK timer runs (moto serves one call at a time).
 start_api() {
   local port="$1" watch_port
   watch_port="$(free_port)"
@@ -99,7 +100,7 @@ start_api() {
     --env-var "INDEX_QUEUE_URL=$INDEX_QUEUE_URL${EXTRA_ENV:+,$EXTRA_ENV}" \
     > "$ROOT/target/watch.log" 2>&1 &
   WATCH_PID=$!
-  python "$ROOT/infra/local_gateway.py" "$port" "$watch_port" "${LOCAL_GATEWAY_IN_FLIGHT:-64}" > "$ROOT/target/gateway.log" 2>&1 &
+  python "$ROOT/infra/local_gateway.py" "$port" "$watch_port" "${LOCAL_GATEWAY_IN_FLIGHT:-2}" > "$ROOT/target/gateway.log" 2>&1 &
   GATEWAY_PID=$!
   # Lambda's SQS event source mapping, locally: feeds index jobs to the index-worker function.
   python "$ROOT/infra/sqs_poller.py" "$INDEX_QUEUE_URL" "http://127.0.0.1:$port" > "$ROOT/target/poller.log" 2>&1 &
