@@ -7,8 +7,9 @@
 #     functions it builds (BENCH_COLD=0 skips them);
 #   - infra/bench/warm_cost.py (with valgrind; BENCH_WARM=0 skips it): instructions and CPU per warm
 #     GET of get-item against the two reference functions, the figure the warm-CPU target is set in;
-#   - infra/bench/local_stack.py: latency through `cargo lambda watch` and 200 concurrent orders
-#     (BENCH_LOCAL=0 skips it);
+#   - infra/bench/local_stack.py: latency through `cargo lambda watch` and 200 concurrent orders, then
+#     infra/bench/local_load.py sweep: requests/s and p50/p99 at 1, 4, 16 and 64 concurrent clients
+#     (BENCH_LOCAL=0 skips both);
 #   - infra/deploy_build.sh twice (BENCH_SAM=0 skips it): `sam build` and its artefact check, with times;
 #   - cargo bench: search latency at 1,000 and 10,000 items, and the index's cold load.
 # Prints tables and writes target/bench/lambda.json. Expect 20-25 minutes on a fresh clone (the reference functions build from scratch).
@@ -41,6 +42,14 @@ if [ "${BENCH_LOCAL:-1}" != 0 ]; then
   local_port="$(free_port)"
   start_api "$local_port"
   python infra/bench/local_stack.py "http://127.0.0.1:$local_port"
+  stop_api
+  echo "==> local stack under 1, 4, 16 and 64 concurrent clients (a fresh store, so what ran before does not count)"
+  stop_moto
+  start_moto "$(free_port)"
+  local_port="$(free_port)"
+  start_api "$local_port"
+  python infra/bench/local_load.py sweep "http://127.0.0.1:$local_port" --watch-log target/watch.log \
+    || echo "==> local_load.py: some check failed (above); the benchmarks go on"
   stop_api
 fi
 [ "${BENCH_SEARCH:-1}" != 0 ] || exit 0
