@@ -73,13 +73,17 @@ where
     let mut lost = 0u32;
     let mut busy = 0u32;
     loop {
-        let left = end.checked_duration_since(Instant::now());
-        let Some(attempt_time) = left.map(|left| attempt_limit.map_or(left, |limit| left.min(limit))) else {
-            return Err(gave_up(context, lost));
+        // The first attempt always goes out, as any call would; the deadline bounds the resends.
+        // (Under Lambda it is in the future; `cargo lambda watch` may hand over one already past.)
+        let attempt_time = if lost == 0 && busy == 0 {
+            attempt_limit.unwrap_or(BUDGET_WITHOUT_DEADLINE)
+        } else {
+            let left = end.saturating_duration_since(Instant::now());
+            if left < SHORTEST_ATTEMPT {
+                return Err(gave_up(context, lost));
+            }
+            attempt_limit.map_or(left, |limit| left.min(limit))
         };
-        if attempt_time < SHORTEST_ATTEMPT {
-            return Err(gave_up(context, lost));
-        }
         match read_attempt(send(attempt_time).await) {
             Attempt::Answered(result) => return Ok(Answer { result, after_lost_attempt: lost > 0 }),
             Attempt::Unsendable(source) if lost == 0 => return Err(StoreError::Failed { context, source }),
