@@ -3,7 +3,10 @@
 moto's own `moto_server` is multi-threaded and does not apply TransactWriteItems atomically
 under concurrency; one request at a time makes conditional writes behave like DynamoDB's.
 
-Two things are added to moto 5.2.5 here.
+Three things are added to moto 5.2.5 here.
+
+Vector indexes (CreateTable/UpdateTable/DescribeTable and SearchVectors), which moto does not have:
+infra/vector_index.py, whose docstring lists the rules it follows and their sources.
 
 ClientRequestToken of TransactWriteItems (moto ignores it), as DynamoDB documents it:
 - A transaction that succeeded with a token is remembered for TOKEN_WINDOW_SECONDS after it
@@ -50,6 +53,7 @@ from io import BytesIO
 from typing import Any, NamedTuple
 
 import moto.dynamodb.models as dynamodb_models
+import vector_index
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -326,6 +330,7 @@ def patch_moto() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items
     Table.all_items = all_items
     Table.sorted_items = sorted_items
+    vector_index.patch_moto()
 
 
 def main() -> None:

@@ -28,4 +28,5 @@ mod seams;
 mod search;
 mod store;
 mod tracing;
+mod vector_store;
 mod write;
