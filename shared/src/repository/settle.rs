@@ -55,8 +55,8 @@ enum Attempt<T, E> {
 
 /// Sends the write `send` builds (each call one SDK attempt of at most the given time, see
 /// [`single_attempt`]) until the store answers it, and says whether an earlier attempt might have
-/// been applied unseen. Each attempt is bounded by the client's own attempt timeout, if it has one,
-/// and by the time left.
+/// been applied unseen. Each attempt is bounded by the client's own attempt timeout, if it has one;
+/// each resend also by the time left.
 pub(super) async fn settle<T, E, F, Fut>(
     client: &Client,
     context: &'static str,
