@@ -330,3 +330,50 @@ async fn a_vector_the_index_refuses_fails_its_job_and_stays_marked_for_reindex()
     let reindex = app.send(Call::fixture_as_is("reindex.ok")).await;
     assert_eq!(reindex.body["data"]["enqueued"], 1, "the item is still marked stale");
 }
+
+#[tokio::test]
+async fn a_vector_is_replaced_by_a_newer_version_or_another_embedder_only() {
+    use shared::domain::{ItemId, ItemStatus, OwnerId, Timestamp};
+    use shared::repository::{DynamoVectorRepository, ItemVector};
+    use shared::search::{DIMENSIONS, Filing, VectorIndexConfig};
+    let app = spawn_app().await;
+    let vectors = DynamoVectorRepository::new(app.dynamo.clone(), &app.table, VectorIndexConfig::default());
+    let id = ItemId::new(Timestamp::now());
+    let filing = Filing::of(ItemStatus::Active, OwnerId::new("alice"));
+    let vector = vec![1.0 / (DIMENSIONS as f32).sqrt(); DIMENSIONS];
+    let put = |version: u64, embedder: &'static str| {
+        let (vectors, vector, filing) = (&vectors, &vector, &filing);
+        async move { vectors.put(&ItemVector { id, version, embedder, vector, filing }).await.expect("put vector") }
+    };
+
+    assert!(put(2, "old/256").await, "first vector");
+    assert!(!put(2, "old/256").await, "the same version by the same embedder: nothing to do");
+    assert!(!put(1, "new/256").await, "an older version never wins, whoever embedded it");
+    assert!(put(2, "new/256").await, "the same version by another embedder: a migration re-embeds it");
+    assert!(put(3, "new/256").await, "a newer version");
+}
+
+#[tokio::test]
+async fn the_migration_script_marks_every_item_for_reindex() {
+    let app = spawn_app().await;
+    for name in ["Oak stool", "Pine bench", "Ash table"] {
+        active(&app, "alice", name).await;
+    }
+    app.run_index_worker().await;
+    assert_eq!(app.send(Call::fixture_as_is("reindex.ok")).await.body["data"]["enqueued"], 0, "all indexed");
+
+    let python = crate::helpers::repo_root().join(".venv/bin/python");
+    let script = crate::helpers::repo_root().join("infra/mark_all_stale.py");
+    let output = std::process::Command::new(&python)
+        .arg(&script)
+        .arg(&app.table)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("run infra/mark_all_stale.py with the project's .venv");
+
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("marked 3 items"), "items only");
+    assert_eq!(app.send(Call::fixture_as_is("reindex.ok")).await.body["data"]["enqueued"], 3);
+    assert_eq!(app.run_index_worker().await, (3, 0));
+    assert_eq!(app.send(Call::fixture_as_is("reindex.ok")).await.body["data"]["enqueued"], 0, "cleared again");
+}
