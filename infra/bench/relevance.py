@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import re
 import subprocess
@@ -203,24 +204,28 @@ class MiniLM:
         x = self._ln(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
         bias = ((1.0 - mask) * -1e9)[:, None, None, :].astype(np.float32)
         heads, size = 12, 32
+
+        def dense(t, name):
+            return (t.reshape(-1, t.shape[-1]) @ w[name + ".weight"] + w[name + ".bias"]).reshape(batch, length, -1)
+
         for i in range(6):
             p = f"encoder.layer.{i}."
 
-            def split(t):
-                return t.reshape(batch, length, heads, size).transpose(0, 2, 1, 3)
+            def split(t):  # contiguous, so that the batched products below go to BLAS
+                return np.ascontiguousarray(t.reshape(batch, length, heads, size).transpose(0, 2, 1, 3))
 
-            q = split(x @ w[p + "attention.self.query.weight"] + w[p + "attention.self.query.bias"])
-            k = split(x @ w[p + "attention.self.key.weight"] + w[p + "attention.self.key.bias"])
-            v = split(x @ w[p + "attention.self.value.weight"] + w[p + "attention.self.value.bias"])
-            scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(size) + bias
+            q = split(dense(x, p + "attention.self.query"))
+            k = split(dense(x, p + "attention.self.key"))
+            v = split(dense(x, p + "attention.self.value"))
+            scores = q @ np.ascontiguousarray(k.transpose(0, 1, 3, 2)) * (1.0 / math.sqrt(size)) + bias
             scores = np.exp(scores - scores.max(-1, keepdims=True))
             ctx = (scores / scores.sum(-1, keepdims=True)) @ v
             ctx = ctx.transpose(0, 2, 1, 3).reshape(batch, length, heads * size)
-            a = ctx @ w[p + "attention.output.dense.weight"] + w[p + "attention.output.dense.bias"]
+            a = dense(ctx, p + "attention.output.dense")
             x = self._ln(a + x, w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"])
-            h = x @ w[p + "intermediate.dense.weight"] + w[p + "intermediate.dense.bias"]
-            h = 0.5 * h * (1.0 + erf(h / np.sqrt(2.0)))
-            o = h @ w[p + "output.dense.weight"] + w[p + "output.dense.bias"]
+            h = dense(x, p + "intermediate.dense")
+            h = 0.5 * h * (1.0 + erf(h * (1.0 / math.sqrt(2.0))))
+            o = dense(h, p + "output.dense")
             x = self._ln(o + x, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"])
         return x
 
