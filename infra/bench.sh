@@ -18,6 +18,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 ensure_venv
+ensure_model
 start_moto "$(free_port)"
 echo "==> commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores"
 if [ "${BENCH_ARM64:-1}" != 0 ]; then

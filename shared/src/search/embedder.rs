@@ -68,7 +68,7 @@ fn fnv1a(namespace: &[u8], feature: &[u8]) -> u64 {
     hash
 }
 
-fn normalise(vector: &mut [f32]) {
+pub(super) fn normalise(vector: &mut [f32]) {
     let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
         vector.iter_mut().for_each(|x| *x /= norm);

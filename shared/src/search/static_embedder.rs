@@ -1,0 +1,164 @@
+//! `StaticEmbedder`: a text is the mean of its word pieces' rows in a table distilled from
+//! all-MiniLM-L6-v2 (infra/static_table.py), L2-normalised. Semantic ("couch" is near "sofa"), in
+//! process, no transformer at query time: a lookup and an average per token.
+//!
+//! The table and its vocabulary are compiled into the binary (shared/build.rs includes them from
+//! target/model/, made by infra/model.sh): nothing is read at cold start, and only the rows a text
+//! touches are paged in.
+
+use super::embedder::{DIMENSIONS, Embedder, normalise};
+use super::wordpiece::{VocabError, WordPiece};
+
+const BUILTIN_TABLE: &[u8] = include_bytes!(concat!(env!("STATIC_MODEL_DIR"), "/static-minilm-256.bin"));
+const BUILTIN_VOCAB: &str = include_str!(concat!(env!("STATIC_MODEL_DIR"), "/vocab.txt"));
+
+const MAGIC: &[u8; 8] = b"ITEMSEMB";
+const FORMAT_VERSION: u32 = 1;
+const HEADER_BYTES: usize = 24;
+const ROW_BYTES: usize = DIMENSIONS * 2;
+
+pub struct StaticEmbedder {
+    tokenizer: WordPiece,
+    /// `rows × DIMENSIONS` float16, little-endian; row i belongs to token id i.
+    rows: &'static [u8],
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("the embedding table is not in the expected format: {0}")]
+    Table(&'static str),
+    #[error("the embedding table has {table} rows but the vocabulary {vocab} tokens")]
+    Rows { table: usize, vocab: usize },
+    #[error("the embedding table has {0} dimensions, not {DIMENSIONS}")]
+    Dimensions(usize),
+    #[error("the vocabulary of the embedding table is unusable")]
+    Vocab(#[from] VocabError),
+}
+
+impl StaticEmbedder {
+    /// The table compiled into this binary. Parses the vocabulary (~30k tokens): build it once.
+    pub fn builtin() -> Result<Self, ModelError> {
+        Self::parse(BUILTIN_TABLE, BUILTIN_VOCAB)
+    }
+
+    pub fn parse(table: &'static [u8], vocab: &str) -> Result<Self, ModelError> {
+        let (header, rows) =
+            table.split_at_checked(HEADER_BYTES).ok_or(ModelError::Table("shorter than its header"))?;
+        let field = |at: usize| u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+        if &header[..8] != MAGIC {
+            return Err(ModelError::Table("wrong magic"));
+        }
+        if field(8) != FORMAT_VERSION {
+            return Err(ModelError::Table("unknown format version"));
+        }
+        let (count, dims) = (field(12) as usize, field(16) as usize);
+        if dims != DIMENSIONS {
+            return Err(ModelError::Dimensions(dims));
+        }
+        if count.checked_mul(ROW_BYTES) != Some(rows.len()) {
+            return Err(ModelError::Table("length does not match its header"));
+        }
+        let tokenizer = WordPiece::parse(vocab)?;
+        if tokenizer.len() != count {
+            return Err(ModelError::Rows { table: count, vocab: tokenizer.len() });
+        }
+        Ok(StaticEmbedder { tokenizer, rows })
+    }
+
+    fn add_row(&self, id: u32, sum: &mut [f32]) {
+        let start = id as usize * ROW_BYTES;
+        // In range: parse checked rows == vocabulary size, and ids come from the vocabulary.
+        let row = &self.rows[start..start + ROW_BYTES];
+        for (total, half) in sum.iter_mut().zip(row.chunks_exact(2)) {
+            *total += f16_to_f32(u16::from_le_bytes([half[0], half[1]]));
+        }
+    }
+}
+
+impl Embedder for StaticEmbedder {
+    fn embed(&self, text: &str) -> Vec<f32> {
+        let mut vector = vec![0.0_f32; DIMENSIONS];
+        let unknown = self.tokenizer.unknown();
+        // The mean's divisor does not matter: normalising removes it.
+        for id in self.tokenizer.ids(text).into_iter().filter(|id| *id != unknown) {
+            self.add_row(id, &mut vector);
+        }
+        normalise(&mut vector);
+        vector
+    }
+}
+
+/// IEEE 754 binary16 to binary32, exact (every half is a float).
+fn f16_to_f32(bits: u16) -> f32 {
+    let sign = u32::from(bits >> 15) << 31;
+    let exponent = u32::from((bits >> 10) & 0x1f);
+    let mantissa = u32::from(bits & 0x3ff);
+    let magnitude = match (exponent, mantissa) {
+        (0, 0) => 0,
+        // Subnormal: mantissa × 2^-24, exact in f32.
+        (0, m) => {
+            let value = m as f32 / 16_777_216.0;
+            return if sign == 0 { value } else { -value };
+        }
+        (0x1f, m) => 0x7f80_0000 | (m << 13),
+        (e, m) => ((e + 127 - 15) << 23) | (m << 13),
+    };
+    f32::from_bits(sign | magnitude)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::dot;
+
+    fn embedder() -> StaticEmbedder {
+        StaticEmbedder::builtin().expect("the built-in table parses")
+    }
+
+    fn similarity(embedder: &StaticEmbedder, a: &str, b: &str) -> f32 {
+        dot(&embedder.embed(a), &embedder.embed(b))
+    }
+
+    #[test]
+    fn converts_half_floats_exactly() {
+        assert_eq!(f16_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_to_f32(0xc000), -2.0);
+        assert_eq!(f16_to_f32(0x3555), 0.333_251_95);
+        assert_eq!(f16_to_f32(0x0001), 5.960_464_5e-8);
+        assert_eq!(f16_to_f32(0x8001), -5.960_464_5e-8);
+        assert_eq!(f16_to_f32(0x7bff), 65504.0);
+        assert_eq!(f16_to_f32(0x7c00), f32::INFINITY);
+        assert_eq!(f16_to_f32(0x8000).to_bits(), (-0.0_f32).to_bits());
+    }
+
+    #[test]
+    fn vectors_are_unit_length_deterministic_and_256_wide() {
+        let embedder = embedder();
+        let v = embedder.embed("Desk lamp, warm white");
+        assert_eq!(v.len(), DIMENSIONS);
+        assert!((dot(&v, &v) - 1.0).abs() < 1e-5);
+        assert_eq!(v, embedder.embed("Desk lamp, warm white"));
+        assert!(embedder.embed("").iter().all(|x| *x == 0.0));
+    }
+
+    #[test]
+    fn ranks_by_meaning_not_by_shared_letters() {
+        let embedder = embedder();
+        let (sofa, lamp) =
+            (similarity(&embedder, "couch", "Leather sofa"), similarity(&embedder, "couch", "Desk lamp"));
+        assert!(sofa > lamp + 0.1, "couch: sofa {sofa}, lamp {lamp}");
+        let (mug, hose) =
+            (similarity(&embedder, "coffee cup", "Ceramic mug"), similarity(&embedder, "coffee cup", "Garden hose"));
+        assert!(mug > hose + 0.1, "coffee cup: mug {mug}, hose {hose}");
+    }
+
+    #[test]
+    fn refuses_a_table_that_does_not_match_its_vocabulary() {
+        let mut table = BUILTIN_TABLE[..HEADER_BYTES + 2 * ROW_BYTES].to_vec();
+        table[12..16].copy_from_slice(&2_u32.to_le_bytes());
+        let table: &'static [u8] = Box::leak(table.into_boxed_slice());
+        assert!(matches!(StaticEmbedder::parse(table, "[UNK]\n"), Err(ModelError::Rows { table: 2, vocab: 1 })));
+        assert!(matches!(StaticEmbedder::parse(&table[..20], "[UNK]\n"), Err(ModelError::Table(_))));
+        assert!(matches!(StaticEmbedder::parse(&table[..HEADER_BYTES + 3], "[UNK]\n"), Err(ModelError::Table(_))));
+    }
+}
