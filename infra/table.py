@@ -40,6 +40,7 @@ def table_definition() -> dict:
             {"IndexName": i["IndexName"], "KeySchema": i["KeySchema"], "Projection": i["Projection"]}
             for i in props["GlobalSecondaryIndexes"]
         ],
+        "VectorIndexes": props.get("VectorIndexes", []),
         "BillingMode": props["BillingMode"],
     }
 

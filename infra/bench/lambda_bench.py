@@ -266,7 +266,6 @@ def function_env(table, secret, queue_url, endpoint):
         "AWS_TLS_ROOTS": "amazon",
         # The limiter stays on (its DynamoDB call is part of every request) but never refuses here.
         "RATE_LIMITS": ",".join(f"{a}:{g}=100000000/60" for a in ("user", "admin") for g in ("read", "write", "search", "admin")),
-        "SEARCH_REFRESH_MS": "1000",
     }
 
 

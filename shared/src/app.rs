@@ -143,7 +143,7 @@ impl Parts {
     }
 
     fn vectors(&self) -> DynamoVectorRepository {
-        DynamoVectorRepository::new(self.dynamo(), &self.config.table_name)
+        DynamoVectorRepository::new(self.dynamo(), &self.config.table_name, self.config.vector_index.clone())
     }
 
     fn idempotency(&self) -> IdempotencyStore {
@@ -196,9 +196,7 @@ pub fn orders_api(parts: &Parts) -> Result<OrdersApi, Error> {
 }
 
 pub fn search_api(parts: &Parts) -> Result<SearchApi, Error> {
-    Ok(SearchApi {
-        search: SearchService::new(parts.items(), parts.vectors(), parts.embedder()?, parts.config().search_refresh),
-    })
+    Ok(SearchApi { search: SearchService::new(parts.items(), parts.vectors(), parts.embedder()?) })
 }
 
 /// Reindexing enqueues jobs: the admin route opens the queue.
@@ -208,7 +206,7 @@ pub fn admin_api(parts: &Parts) -> Result<AdminApi, Error> {
 
 /// The worker only consumes jobs: no queue, no SQS client.
 pub fn index_worker(parts: &Parts) -> Result<IndexWorker, Error> {
-    Ok(IndexWorker { indexer: indexer(parts, None)?, clock: Timestamp::now })
+    Ok(IndexWorker { indexer: indexer(parts, None)? })
 }
 
 fn indexer(parts: &Parts, queue: Option<Arc<IndexQueue>>) -> Result<IndexerOverDynamo, Error> {

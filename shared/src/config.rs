@@ -10,6 +10,7 @@ use jsonwebtoken::Algorithm;
 use crate::domain::RateRules;
 pub use crate::domain::Secret;
 pub use crate::http::auth::{AuthConfig, TokenConfig};
+pub use crate::search::VectorIndexConfig;
 
 /// HMAC secrets shorter than the hash output weaken the signature (RFC 7518 §3.2).
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -22,8 +23,8 @@ pub struct Config {
     pub cursor_secret: Secret,
     /// SQS queue for index jobs. Unset, writes still mark items `index_pending` for the reconciler.
     pub index_queue_url: Option<String>,
-    /// How stale a warm search container's index may get before it asks DynamoDB for changes.
-    pub search_refresh: Duration,
+    /// The table's vector index that search asks and the worker's vectors fill.
+    pub vector_index: VectorIndexConfig,
     pub embedder: EmbedderChoice,
     pub rate_limits: RateRules,
     /// When the rate-limit table cannot be reached: admit (true, the default) or answer 503.
@@ -131,7 +132,11 @@ impl Config {
             (None, Some(jwt)) => derive_key(jwt.expose(), b"pagination-cursor-key/v1"),
             (None, None) => return Err(ConfigError("CURSOR_SECRET (or JWT_SECRET) must be set".to_owned())),
         };
-        let search_refresh = Duration::from_millis(seconds("SEARCH_REFRESH_MS", 1000)?);
+        let defaults = VectorIndexConfig::default();
+        let vector_index = VectorIndexConfig {
+            name: optional("VECTOR_INDEX_NAME").unwrap_or(defaults.name),
+            attribute: optional("VECTOR_ATTRIBUTE").unwrap_or(defaults.attribute),
+        };
         let embedder = match optional("EMBEDDER").as_deref().unwrap_or("hashing") {
             "hashing" => EmbedderChoice::Hashing,
             "bedrock" => EmbedderChoice::Bedrock {
@@ -160,7 +165,7 @@ impl Config {
             auth,
             cursor_secret,
             index_queue_url: optional("INDEX_QUEUE_URL"),
-            search_refresh,
+            vector_index,
             embedder,
             rate_limits,
             rate_limit_fail_open,

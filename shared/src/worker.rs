@@ -9,7 +9,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use futures_util::future::join_all;
 use tracing::{Instrument, Span, field};
 
-use crate::domain::{IndexJob, Timestamp};
+use crate::domain::IndexJob;
 use crate::error::BoxError;
 use crate::scope::{self, Scope};
 use crate::service::IndexerOverDynamo;
@@ -21,7 +21,6 @@ const TRACE_ATTRIBUTE: &str = "AWSTraceHeader";
 /// What the index worker works with.
 pub struct IndexWorker {
     pub indexer: IndexerOverDynamo,
-    pub clock: fn() -> Timestamp,
 }
 
 pub async fn handle_batch(worker: &IndexWorker, event: SqsEvent) -> SqsBatchResponse {
@@ -82,7 +81,7 @@ async fn process(worker: &IndexWorker, message: &SqsMessage) -> Result<(), BoxEr
     let body = message.body.as_deref().ok_or("message has no body")?;
     let job: IndexJob = serde_json::from_str(body)?;
     record_job(&Span::current(), &job);
-    worker.indexer.process(&job, (worker.clock)()).await?;
+    worker.indexer.process(&job).await?;
     Ok(())
 }
 

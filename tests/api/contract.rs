@@ -121,3 +121,33 @@ fn every_function_is_built_from_its_own_package() {
     }
     assert_eq!(functions, 13, "12 routes and the index worker");
 }
+
+#[test]
+fn the_vector_index_fits_the_embedder_and_the_vector_records() {
+    let template: Value = serde_yaml::from_str(&read("template.yaml")).expect("template.yaml is YAML");
+    let table = &template["Resources"]["ItemsTable"]["Properties"];
+    let defaults = shared::config::VectorIndexConfig::default();
+    let index = table["VectorIndexes"]
+        .as_sequence()
+        .and_then(|indexes| indexes.iter().find(|index| index["IndexName"].as_str() == Some(defaults.name.as_str())))
+        .expect("ItemsTable declares the vector index search uses");
+
+    assert_eq!(index["VectorAttribute"]["AttributeName"].as_str(), Some(defaults.attribute.as_str()));
+    assert_eq!(index["Dimensions"].as_u64(), Some(shared::search::DIMENSIONS as u64), "dimensions = the embedder's");
+    assert_eq!(index["DistanceFunction"].as_str(), Some("COSINE"), "the score is 1 - the cosine distance");
+    let schema: Vec<(&str, &str)> = index["SearchSchema"]
+        .as_sequence()
+        .expect("a search schema")
+        .iter()
+        .map(|e| (e["AttributeName"].as_str().unwrap(), e["SearchSchemaElementType"].as_str().unwrap()))
+        .collect();
+    use shared::repository::{SEARCH_OWNER, SEARCH_STATUS, SHELF};
+    assert_eq!(schema, [(SHELF, "HASH"), (SEARCH_STATUS, "INLINE_FILTER"), (SEARCH_OWNER, "INLINE_FILTER")]);
+    let search_policy = serde_yaml::to_string(&template["Resources"]["SearchItemsFunction"]["Properties"]["Policies"])
+        .expect("policies");
+    assert!(
+        search_policy.contains("dynamodb:SearchVectors")
+            && search_policy.contains(&format!("/index/{}", defaults.name)),
+        "search-items may search exactly that index: {search_policy}"
+    );
+}

@@ -15,7 +15,8 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
+    ScalarAttributeType, SearchSchemaElement, SearchSchemaElementType, VectorAttributeDefinition,
+    VectorDistanceFunction, VectorIndex,
 };
 use jsonwebtoken::{EncodingKey, Header, encode};
 use lambda_http::http::HeaderMap;
@@ -74,24 +75,34 @@ pub async fn spawn_app() -> Arc<TestApp> {
 
 /// Like [`spawn_app`], with another way of authenticating callers.
 pub async fn spawn_app_with(auth: AuthConfig) -> Arc<TestApp> {
-    spawn_configured(auth, RateRules::off(), CacheConfig::off()).await
+    spawn_configured(auth, RateRules::off(), CacheConfig::off(), None).await
+}
+
+/// Like [`spawn_app`], on a table whose vector index takes `dimensions` (not the embedder's).
+pub async fn spawn_app_with_vector_dimensions(dimensions: i64) -> Arc<TestApp> {
+    spawn_configured(dev_auth(), RateRules::off(), CacheConfig::off(), Some(dimensions)).await
 }
 
 /// Like [`spawn_app`], with rate limits.
 pub async fn spawn_app_with_limits(rules: RateRules) -> Arc<TestApp> {
-    spawn_configured(dev_auth(), rules, CacheConfig::off()).await
+    spawn_configured(dev_auth(), rules, CacheConfig::off(), None).await
 }
 
 /// Like [`spawn_app`], with another cache configuration.
 pub async fn spawn_app_with_cache(cache: CacheConfig) -> Arc<TestApp> {
-    spawn_configured(dev_auth(), RateRules::off(), cache).await
+    spawn_configured(dev_auth(), RateRules::off(), cache, None).await
 }
 
 fn dev_auth() -> AuthConfig {
     AuthConfig::Verify(TokenConfig::hs256(DEV_SECRET.as_bytes()))
 }
 
-async fn spawn_configured(auth: AuthConfig, rate_limits: RateRules, cache: CacheConfig) -> Arc<TestApp> {
+async fn spawn_configured(
+    auth: AuthConfig,
+    rate_limits: RateRules,
+    cache: CacheConfig,
+    vector_dimensions: Option<i64>,
+) -> Arc<TestApp> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
         panic!(
             "AWS_ENDPOINT_URL is not set. Integration tests need the moto server: run ./infra/test.sh, \
@@ -108,7 +119,7 @@ async fn spawn_configured(auth: AuthConfig, rate_limits: RateRules, cache: Cache
     let counted = aws_sdk_dynamodb::config::Builder::from(&aws).interceptor(CallCounter(calls.clone())).build();
     let dynamo = Client::from_conf(counted);
     let table = format!("items-test-{}", ItemId::new(Timestamp::now()));
-    create_table(&dynamo, &table)
+    create_table(&dynamo, &table, vector_dimensions)
         .await
         .unwrap_or_else(|e| panic!("cannot create a table on the moto server at {endpoint} (is it running?): {e:?}"));
     let sqs = aws_sdk_sqs::Client::new(&aws);
@@ -125,8 +136,7 @@ async fn spawn_configured(auth: AuthConfig, rate_limits: RateRules, cache: Cache
         auth,
         cursor_secret: Secret::new(DEV_SECRET),
         index_queue_url: Some(queue_url.clone()),
-        // Tests index and search back to back: no staleness allowed.
-        search_refresh: std::time::Duration::ZERO,
+        vector_index: shared::config::VectorIndexConfig::default(),
         embedder: shared::config::EmbedderChoice::Hashing,
         rate_limits,
         rate_limit_fail_open: true,
@@ -143,6 +153,33 @@ struct TableSpec {
     attribute_definitions: Vec<AttributeSpec>,
     key_schema: Vec<KeySpec>,
     global_secondary_indexes: Vec<IndexSpec>,
+    #[serde(default)]
+    vector_indexes: Vec<VectorIndexSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct VectorIndexSpec {
+    index_name: String,
+    vector_attribute: VectorAttributeSpec,
+    dimensions: i64,
+    distance_function: String,
+    #[serde(default)]
+    search_schema: Vec<SearchSchemaSpec>,
+    projection: ProjectionSpec,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct VectorAttributeSpec {
+    attribute_name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SearchSchemaSpec {
+    attribute_name: String,
+    search_schema_element_type: String,
 }
 
 #[derive(Deserialize)]
@@ -187,8 +224,20 @@ fn key_schema(keys: &[KeySpec]) -> Vec<KeySchemaElement> {
         .collect()
 }
 
-/// Reads `Resources.ItemsTable.Properties` of template.yaml: the same schema as deployed.
-async fn create_table(dynamo: &Client, name: &str) -> Result<(), aws_sdk_dynamodb::Error> {
+fn projection(spec: &ProjectionSpec) -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::from(spec.projection_type.as_str()))
+        .set_non_key_attributes(spec.non_key_attributes.clone())
+        .build()
+}
+
+/// Reads `Resources.ItemsTable.Properties` of template.yaml: the same schema as deployed (with
+/// the vector index's dimensions replaced by `vector_dimensions`, if given).
+async fn create_table(
+    dynamo: &Client,
+    name: &str,
+    vector_dimensions: Option<i64>,
+) -> Result<(), aws_sdk_dynamodb::Error> {
     let template = std::fs::read_to_string(repo_root().join("template.yaml")).expect("read template.yaml");
     let document: serde_yaml::Value = serde_yaml::from_str(&template).expect("parse template.yaml");
     let properties = document["Resources"]["ItemsTable"]["Properties"].clone();
@@ -205,14 +254,32 @@ async fn create_table(dynamo: &Client, name: &str) -> Result<(), aws_sdk_dynamod
         GlobalSecondaryIndex::builder()
             .index_name(&index.index_name)
             .set_key_schema(Some(key_schema(&index.key_schema)))
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::from(index.projection.projection_type.as_str()))
-                    .set_non_key_attributes(index.projection.non_key_attributes.clone())
-                    .build(),
-            )
+            .projection(projection(&index.projection))
             .build()
             .expect("global secondary index")
+    });
+    let vector_indexes = spec.vector_indexes.iter().map(|index| {
+        let schema = index.search_schema.iter().map(|element| {
+            SearchSchemaElement::builder()
+                .attribute_name(&element.attribute_name)
+                .search_schema_element_type(SearchSchemaElementType::from(element.search_schema_element_type.as_str()))
+                .build()
+                .expect("search schema element")
+        });
+        VectorIndex::builder()
+            .index_name(&index.index_name)
+            .vector_attribute(
+                VectorAttributeDefinition::builder()
+                    .attribute_name(&index.vector_attribute.attribute_name)
+                    .build()
+                    .expect("vector attribute"),
+            )
+            .dimensions(vector_dimensions.unwrap_or(index.dimensions))
+            .distance_function(VectorDistanceFunction::from(index.distance_function.as_str()))
+            .set_search_schema(Some(schema.collect()))
+            .projection(projection(&index.projection))
+            .build()
+            .expect("vector index")
     });
     dynamo
         .create_table()
@@ -221,6 +288,7 @@ async fn create_table(dynamo: &Client, name: &str) -> Result<(), aws_sdk_dynamod
         .set_attribute_definitions(Some(attributes.collect()))
         .set_key_schema(Some(key_schema(&spec.key_schema)))
         .set_global_secondary_indexes(Some(indexes.collect()))
+        .set_vector_indexes(Some(vector_indexes.collect()))
         .send()
         .await?;
     Ok(())
@@ -464,6 +532,15 @@ impl TestApp {
     pub fn container_with_cache(&self, cache: CacheConfig) -> App {
         let config = Config { cache, ..self.config.clone() };
         App::new(&config, self.dynamo.clone(), shared::app::sqs_client(&self.aws, &Exporter::to_log()), hashing())
+    }
+
+    /// A fault proxy in front of moto, and a container of every function whose AWS calls pass
+    /// through it.
+    pub async fn behind_fault_proxy(&self) -> (Arc<crate::proxy::FaultProxy>, App) {
+        let moto = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
+        let proxy = crate::proxy::FaultProxy::start(&moto).await;
+        let app = self.container_via(&proxy.url());
+        (proxy, app)
     }
 
     /// Another container whose DynamoDB and SQS clients (built as production builds them: retries,

@@ -21,12 +21,6 @@ const LATE: Fault = Fault::DelayResponse(Duration::from_millis(2000));
 /// The fixtures' order id, replaced by a real one.
 const FIXTURE_ORDER: &str = "01JDQ3G9X2V0Y8M6K4T5R7N3QR";
 
-async fn behind_proxy(test: &TestApp) -> (Arc<FaultProxy>, App) {
-    let proxy = FaultProxy::start(&std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL")).await;
-    let app = test.container_via(&proxy.url());
-    (proxy, app)
-}
-
 async fn widget(test: &TestApp, stock: u64) -> String {
     id_of(&test.create_as("alice", json!({"name": "Widget", "price": 700, "stock": stock, "status": "active"})).await)
 }
@@ -55,7 +49,7 @@ fn order_id(reply: &Reply) -> String {
 #[tokio::test]
 async fn a_create_answered_after_every_timeout_is_a_201_with_one_item() {
     let test = spawn_app().await;
-    let (proxy, app) = behind_proxy(&test).await;
+    let (proxy, app) = test.behind_fault_proxy().await;
     proxy.inject(Rule::on("PutItem").containing("Slow lamp").times(3).fault(LATE));
 
     let created = test.send_to(&app, Call::create(json!({"name": "Slow lamp", "price": 3}))).await;
@@ -69,7 +63,7 @@ async fn a_create_answered_after_every_timeout_is_a_201_with_one_item() {
 #[tokio::test]
 async fn a_patch_and_a_put_answered_after_every_timeout_are_applied_once() {
     let test = spawn_app().await;
-    let (proxy, app) = behind_proxy(&test).await;
+    let (proxy, app) = test.behind_fault_proxy().await;
     let id = widget(&test, 5).await;
 
     proxy.inject(Rule::on("UpdateItem").containing(&id).times(3).fault(LATE));
@@ -89,7 +83,7 @@ async fn a_patch_and_a_put_answered_after_every_timeout_are_applied_once() {
 #[tokio::test]
 async fn a_delete_answered_after_every_timeout_is_a_204() {
     let test = spawn_app().await;
-    let (proxy, app) = behind_proxy(&test).await;
+    let (proxy, app) = test.behind_fault_proxy().await;
     let id = widget(&test, 5).await;
     proxy.inject(Rule::on("TransactWriteItems").containing(&id).times(3).fault(LATE));
 
@@ -104,7 +98,7 @@ async fn a_delete_answered_after_every_timeout_is_a_204() {
 #[tokio::test]
 async fn an_order_answered_after_every_timeout_is_a_201_placed_once() {
     let test = spawn_app().await;
-    let (proxy, app) = behind_proxy(&test).await;
+    let (proxy, app) = test.behind_fault_proxy().await;
     let id = widget(&test, 5).await;
     proxy.inject(Rule::on("TransactWriteItems").containing(&id).times(3).fault(LATE));
 
@@ -120,7 +114,7 @@ async fn an_order_answered_after_every_timeout_is_a_201_placed_once() {
 #[tokio::test]
 async fn a_cancel_answered_after_every_timeout_is_a_200_returning_the_stock_once() {
     let test = spawn_app().await;
-    let (proxy, app) = behind_proxy(&test).await;
+    let (proxy, app) = test.behind_fault_proxy().await;
     let id = widget(&test, 5).await;
     let placed = order_id(&test.send(order(&[(&id, 2)])).await);
     proxy.inject(Rule::on("TransactWriteItems").containing(&placed).times(3).fault(LATE));
@@ -138,7 +132,7 @@ async fn a_cancel_answered_after_every_timeout_is_a_200_returning_the_stock_once
 #[tokio::test]
 async fn an_order_whose_answers_are_lost_until_the_deadline_is_a_504_and_a_keyed_retry_learns_it() {
     let test = spawn_app().await;
-    let (proxy, app) = behind_proxy(&test).await;
+    let (proxy, app) = test.behind_fault_proxy().await;
     let id = widget(&test, 5).await;
     proxy.inject(Rule::on("TransactWriteItems").containing(&id).times(1000).fault(Fault::DropResponse));
     let keyed = || order(&[(&id, 2)]).header("idempotency-key", "checkout-504");
@@ -158,7 +152,7 @@ async fn an_order_whose_answers_are_lost_until_the_deadline_is_a_504_and_a_keyed
 #[tokio::test]
 async fn a_write_throttled_after_a_lost_attempt_is_a_504_not_a_503() {
     let test = spawn_app().await;
-    let (proxy, app) = behind_proxy(&test).await;
+    let (proxy, app) = test.behind_fault_proxy().await;
     let id = widget(&test, 5).await;
     // The first attempt commits but its answer is lost; every resend is throttled.
     proxy.inject(Rule::on("UpdateItem").containing(&id).fault(Fault::DropResponse));
@@ -178,7 +172,7 @@ async fn every_write_route_throttled_throughout_is_a_503_that_wrote_nothing() {
     let test = spawn_app().await;
     let id = widget(&test, 5).await;
     let placed = order_id(&test.send(order(&[(&id, 1)])).await);
-    let (proxy, app) = behind_proxy(&test).await;
+    let (proxy, app) = test.behind_fault_proxy().await;
     // Items are written with PutItem, UpdateItem or in a transaction; the caller's profile (its
     // own PutItem) is let through, so each create reaches its item write.
     proxy.inject(Rule::on("PutItem").containing("Never").times(1000).fault(Fault::Throttle));

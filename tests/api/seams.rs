@@ -2,7 +2,6 @@
 //! retries of attempts whose responses were lost, and across partial failures. Each test checks
 //! what is stored (items, orders, stock, versions), not only what the client was told.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -11,7 +10,7 @@ use shared::config::CacheConfig;
 
 use crate::cache::redis_cache;
 use crate::helpers::{Call, TestApp, id_of, spawn_app, spawn_app_with_cache};
-use crate::proxy::{Fault, FaultProxy, Rule};
+use crate::proxy::{Fault, Rule};
 
 fn order(item: &str, quantity: u64) -> Call {
     Call::fixture("create-order.ok").json(&json!({"lines": [{"item_id": item, "quantity": quantity}]})).by_user("bob")
@@ -31,14 +30,6 @@ async fn stored(test: &TestApp, id: &str) -> Value {
 
 async fn widget(test: &TestApp, stock: u64) -> String {
     id_of(&test.create_as("alice", json!({"name": "Widget", "price": 700, "stock": stock, "status": "active"})).await)
-}
-
-/// A container of every function whose AWS calls pass through a fault proxy in front of moto.
-async fn behind_proxy(test: &TestApp) -> (Arc<FaultProxy>, App) {
-    let moto = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
-    let proxy = FaultProxy::start(&moto).await;
-    let app = test.container_via(&proxy.url());
-    (proxy, app)
 }
 
 /// Writes in one container (standing in for each write function), reads in another that read the
@@ -96,7 +87,7 @@ async fn with_redis_reads_in_another_container_see_every_write() {
 #[tokio::test]
 async fn with_redis_a_read_that_straddles_a_write_leaves_no_stale_copy() {
     let test = spawn_app_with_cache(redis_cache()).await;
-    let (proxy, slow_reader) = behind_proxy(&test).await;
+    let (proxy, slow_reader) = test.behind_fault_proxy().await;
     let writer = test.container();
     let id = widget(&test, 5).await;
     // The reader's GetItem is answered by moto at once, but the answer reaches it only later.
@@ -143,7 +134,7 @@ async fn a_writer_that_cannot_reach_redis_writes_nothing_and_readers_stay_exact(
 #[tokio::test]
 async fn a_create_whose_response_was_lost_is_a_201_with_one_item() {
     let test = spawn_app().await;
-    let (proxy, app) = behind_proxy(&test).await;
+    let (proxy, app) = test.behind_fault_proxy().await;
     proxy.inject(Rule::on("PutItem").containing("Lost lamp").fault(Fault::DropResponse));
 
     let created = test.send_to(&app, Call::create(json!({"name": "Lost lamp", "price": 3}))).await;
@@ -157,7 +148,7 @@ async fn a_create_whose_response_was_lost_is_a_201_with_one_item() {
 #[tokio::test]
 async fn a_keyed_create_whose_response_was_lost_is_a_201_with_one_item_and_its_record() {
     let test = spawn_app().await;
-    let (proxy, app) = behind_proxy(&test).await;
+    let (proxy, app) = test.behind_fault_proxy().await;
     // Whichever call carries the item (here the item and its record share one transaction).
     proxy.inject(Rule::on("*").containing("Lost lamp").fault(Fault::DropResponse));
     let create = || Call::create(json!({"name": "Lost lamp", "price": 3})).header("idempotency-key", "lamp-1");
@@ -175,7 +166,7 @@ async fn a_keyed_create_whose_response_was_lost_is_a_201_with_one_item_and_its_r
 #[tokio::test]
 async fn conditional_writes_whose_responses_were_lost_are_recognised_as_ours() {
     let test = spawn_app().await;
-    let (proxy, app) = behind_proxy(&test).await;
+    let (proxy, app) = test.behind_fault_proxy().await;
     let id = widget(&test, 5).await;
     let lose_one_response = || proxy.inject(Rule::on("UpdateItem").containing(&id).fault(Fault::DropResponse));
 
@@ -204,7 +195,7 @@ async fn conditional_writes_whose_responses_were_lost_are_recognised_as_ours() {
 #[tokio::test]
 async fn a_delete_whose_response_was_lost_is_a_204() {
     let test = spawn_app().await;
-    let (proxy, app) = behind_proxy(&test).await;
+    let (proxy, app) = test.behind_fault_proxy().await;
     let id = widget(&test, 5).await;
     proxy.inject(Rule::on("TransactWriteItems").containing(&id).fault(Fault::DropResponse));
 
@@ -219,7 +210,7 @@ async fn a_delete_whose_response_was_lost_is_a_204() {
 #[tokio::test]
 async fn an_order_whose_response_was_lost_is_placed_once() {
     let test = spawn_app().await;
-    let (proxy, app) = behind_proxy(&test).await;
+    let (proxy, app) = test.behind_fault_proxy().await;
     let id = widget(&test, 5).await;
     proxy.inject(Rule::on("TransactWriteItems").containing(&id).fault(Fault::DropResponse));
 
@@ -235,7 +226,7 @@ async fn an_order_whose_response_was_lost_is_placed_once() {
 #[tokio::test]
 async fn a_cancel_whose_response_was_lost_returns_the_stock_once() {
     let test = spawn_app().await;
-    let (proxy, app) = behind_proxy(&test).await;
+    let (proxy, app) = test.behind_fault_proxy().await;
     let id = widget(&test, 5).await;
     let placed = test.send(order(&id, 2)).await;
     let order_id = placed.body["data"]["id"].as_str().unwrap().to_owned();
@@ -254,7 +245,7 @@ async fn a_cancel_whose_response_was_lost_returns_the_stock_once() {
 #[tokio::test]
 async fn a_keyed_create_committed_behind_a_504_is_not_repeated_by_the_clients_retry() {
     let test = spawn_app().await;
-    let (proxy, app) = behind_proxy(&test).await;
+    let (proxy, app) = test.behind_fault_proxy().await;
     // Every attempt's answer is lost until the invocation's time runs out: the first committed.
     proxy.inject(Rule::on("*").containing("Lamp once").times(1000).fault(Fault::DropResponse));
     let keyed = || Call::create(json!({"name": "Lamp once", "price": 3})).header("idempotency-key", "lamp-2");
@@ -283,7 +274,7 @@ fn cancelled_by(codes: &[&str]) -> Fault {
 #[tokio::test]
 async fn a_transaction_cancelled_for_throttling_is_a_503_and_writes_nothing() {
     let test = spawn_app().await;
-    let (proxy, app) = behind_proxy(&test).await;
+    let (proxy, app) = test.behind_fault_proxy().await;
     let id = widget(&test, 5).await;
     proxy.inject(Rule::on("TransactWriteItems").fault(cancelled_by(&["None", "None", "ThrottlingError"])));
 
@@ -297,7 +288,7 @@ async fn a_transaction_cancelled_for_throttling_is_a_503_and_writes_nothing() {
 #[tokio::test]
 async fn a_cancel_that_keeps_conflicting_is_a_503_and_changes_nothing() {
     let test = spawn_app().await;
-    let (proxy, app) = behind_proxy(&test).await;
+    let (proxy, app) = test.behind_fault_proxy().await;
     let id = widget(&test, 5).await;
     let placed = test.send(order(&id, 2)).await;
     let order_id = placed.body["data"]["id"].as_str().unwrap().to_owned();

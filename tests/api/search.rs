@@ -1,8 +1,10 @@
 //! Indexing through SQS and the worker, and search over the result.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 
-use crate::helpers::{Call, TestApp, id_of, spawn_app};
+use crate::helpers::{Call, TestApp, id_of, spawn_app, spawn_app_with_vector_dimensions};
+use crate::proxy::{Fault, Rule};
 
 fn search(text: &str) -> Call {
     Call::fixture("search-items.ok").set_query("q", text).set_query("limit", "10")
@@ -161,22 +163,217 @@ async fn bad_search_parameters_are_400() {
     assert_eq!(limits.bad_fields(), [("limit".into(), "invalid".into()), ("status".into(), "invalid".into())]);
 }
 
-fn a_minute_ago() -> shared::domain::Timestamp {
-    shared::domain::Timestamp::from_millis(shared::domain::Timestamp::now().as_millis() - 60_000)
+/// The exact ranking the index must reproduce: cosine similarity of the embedder's vectors, best
+/// first, none below the service's floor. (The local index is exact; AWS's is approximate.)
+fn exact_ranking(query: &str, items: &[(String, &str)], limit: usize) -> Vec<(String, f32)> {
+    use shared::search::{Embedder, HashingEmbedder, dot, item_text};
+    let query = HashingEmbedder.embed(query);
+    let mut scored: Vec<(String, f32)> = items
+        .iter()
+        .map(|(id, name)| (id.clone(), dot(&query, &HashingEmbedder.embed(&item_text(name, "")))))
+        .filter(|(_, score)| *score >= shared::service::MIN_SCORE)
+        .collect();
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    scored.truncate(limit);
+    scored
 }
 
 #[tokio::test]
-async fn a_vector_written_long_after_its_job_started_still_reaches_a_warm_search_container() {
+async fn the_index_ranks_exactly_as_the_exact_scorer_with_higher_scores_first() {
     let app = spawn_app().await;
-    let first = active(&app, "alice", "warm lantern").await;
+    let names = [
+        "Desk lamp",
+        "Brass desk lamp",
+        "Lamp shade",
+        "Standing desk",
+        "Oak desk",
+        "Reading lamp",
+        "Copper kettle",
+        "Walnut shelf",
+        "Desk lamp bulbs",
+        "Velvet sofa",
+        "Lamp oil",
+        "Desk organiser",
+    ];
+    let mut items = Vec::new();
+    for name in names {
+        let created = app.create_as("alice", json!({"name": name, "price": 100, "status": "active"})).await;
+        items.push((id_of(&created), name));
+    }
     app.run_index_worker().await;
-    assert_eq!(found_ids(&app, search("warm lantern")).await, [id_of(&first)], "the search container is warm");
 
-    let late = active(&app, "alice", "late teapot").await;
-    // A worker whose job started a minute ago (a redelivery, a slow embedding) writes the vector now.
-    let mut lagging = app.container();
-    lagging.worker.clock = a_minute_ago;
-    index_worker::handle(app.receive_index_batch().await, &lagging.worker).await;
+    let reply = app.send(search("desk lamp").set_query("limit", "5")).await;
 
-    assert!(found_ids(&app, search("late teapot")).await.contains(&id_of(&late)), "loaded by the refresh");
+    let got: Vec<(String, f32)> = reply.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (id_of(r), r["score"].as_f64().unwrap() as f32))
+        .collect();
+    let expected = exact_ranking("desk lamp", &items, 5);
+    assert_eq!(got.iter().map(|r| &r.0).collect::<Vec<_>>(), expected.iter().map(|r| &r.0).collect::<Vec<_>>());
+    for ((_, score), (_, oracle)) in got.iter().zip(&expected) {
+        assert!((score - oracle).abs() < 1e-4, "score {score} vs exact {oracle}");
+    }
+}
+
+#[tokio::test]
+async fn nearer_drafts_of_others_never_crowd_out_a_page() {
+    let app = spawn_app().await;
+    // More of bob's drafts than one search asks the index for, each a better match than alice's.
+    for _ in 0..20 {
+        app.create_as("bob", json!({"name": "Velvet armchair", "price": 1})).await;
+    }
+    let public =
+        [active(&app, "alice", "Velvet armchair in green").await, active(&app, "alice", "Velvet armchair cover").await];
+    app.run_index_worker().await;
+
+    let stranger = found_ids(&app, search("velvet armchair").set_query("limit", "2").by_user("carol")).await;
+    let owner = found_ids(&app, search("velvet armchair").set_query("limit", "5").by_user("bob")).await;
+
+    let mut expected: Vec<String> = public.iter().map(id_of).collect();
+    expected.sort();
+    let mut stranger_sorted = stranger.clone();
+    stranger_sorted.sort();
+    assert_eq!(stranger_sorted, expected, "the page is full of what the caller may see");
+    assert_eq!(owner.len(), 5, "the owner's own drafts are theirs to find");
+}
+
+#[tokio::test]
+async fn the_status_parameter_filters_in_the_search() {
+    let app = spawn_app().await;
+    let live = active(&app, "alice", "Linen curtain").await;
+    let old = app.create_as("alice", json!({"name": "Linen curtain", "price": 1, "status": "archived"})).await;
+    let draft = app.create_as("alice", json!({"name": "Linen curtain", "price": 1})).await;
+    app.run_index_worker().await;
+    let with = |status: &str, who: &str, role: &str| search("linen curtain").set_query("status", status).by(who, role);
+
+    assert_eq!(found_ids(&app, with("active", "bob", "user")).await, [id_of(&live)]);
+    assert_eq!(found_ids(&app, with("archived", "bob", "user")).await, [id_of(&old)]);
+    assert!(found_ids(&app, with("draft", "bob", "user")).await.is_empty(), "not bob's draft");
+    assert_eq!(found_ids(&app, with("draft", "alice", "user")).await, [id_of(&draft)]);
+    assert_eq!(found_ids(&app, with("draft", "mia", "moderator")).await, [id_of(&draft)], "staff see drafts");
+    assert_eq!(found_ids(&app, search("linen curtain").by_user("bob")).await.len(), 2, "public ones, any status");
+}
+
+#[tokio::test]
+async fn an_unpublished_item_leaves_the_results_before_and_after_reindexing() {
+    let app = spawn_app().await;
+    let item = active(&app, "alice", "Ceramic teapot").await;
+    let id = id_of(&item);
+    app.run_index_worker().await;
+    assert_eq!(found_ids(&app, search("ceramic teapot").by_user("bob")).await, std::slice::from_ref(&id));
+
+    let unpublished = app.send(Call::update(&id, json!({"status": "draft"})).by_user("alice")).await;
+    assert_eq!(unpublished.status, 200);
+    // The index still files it as public: the re-check on fresh data hides it already.
+    assert!(found_ids(&app, search("ceramic teapot").by_user("bob")).await.is_empty(), "hidden before the worker");
+    app.run_index_worker().await;
+
+    assert!(found_ids(&app, search("ceramic teapot").by_user("bob")).await.is_empty(), "hidden after it");
+    let own = search("ceramic teapot").set_query("status", "draft").by_user("alice");
+    assert_eq!(found_ids(&app, own).await, [id], "now on the owner's draft shelf");
+}
+
+/// A container whose DynamoDB calls pass a proxy that answers every `SearchVectors` with `fault`.
+async fn search_answered_with(fault: Fault) -> crate::helpers::Reply {
+    let app = spawn_app().await;
+    active(&app, "alice", "Glass vase").await;
+    app.run_index_worker().await;
+    let (proxy, container) = app.behind_fault_proxy().await;
+    proxy.inject(Rule::on("SearchVectors").times(usize::MAX).fault(fault));
+    let reply = app.send_to(&container, search("glass vase")).await;
+    assert!(proxy.fired() > 0, "the fault was injected");
+    reply
+}
+
+#[tokio::test]
+async fn a_throttled_search_is_503_with_retry_after() {
+    let reply = search_answered_with(Fault::Throttle).await;
+
+    assert_eq!(reply.status, 503, "{:?}", reply.body);
+    assert_eq!(reply.body["error"]["code"], "service_unavailable");
+    assert!(reply.headers.contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn a_search_while_the_index_backfills_is_503_with_retry_after() {
+    let body = json!({
+        "__type": "com.amazon.coral.validate#ValidationException",
+        "message": "Cannot search backfilling vector index: item_vectors",
+    });
+    let reply = search_answered_with(Fault::Respond { status: 400, body: body.to_string() }).await;
+
+    assert_eq!(reply.status, 503, "{:?}", reply.body);
+    assert!(reply.headers.contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn a_vector_the_index_refuses_fails_its_job_and_stays_marked_for_reindex() {
+    // The table's index takes 128 dimensions; the embedder makes 256, as after a careless switch.
+    let app = spawn_app_with_vector_dimensions(128).await;
+    let id = id_of(&active(&app, "alice", "Pewter jug").await);
+
+    let (processed, failed) = app.run_index_worker().await;
+
+    assert_eq!((processed, failed), (0, 1), "the job is reported failed, not skipped");
+    let vector = app
+        .dynamo
+        .get_item()
+        .table_name(&app.table)
+        .key("pk", AttributeValue::S(format!("ITEM#{id}")))
+        .key("sk", AttributeValue::S("VECTOR".to_owned()))
+        .send()
+        .await
+        .expect("get the vector record");
+    assert!(vector.item.is_none(), "DynamoDB refused the vector: {:?}", vector.item);
+    let reindex = app.send(Call::fixture_as_is("reindex.ok")).await;
+    assert_eq!(reindex.body["data"]["enqueued"], 1, "the item is still marked stale");
+}
+
+#[tokio::test]
+async fn a_vector_is_replaced_by_a_newer_version_or_another_embedder_only() {
+    use shared::domain::{ItemId, ItemStatus, OwnerId, Timestamp};
+    use shared::repository::{DynamoVectorRepository, ItemVector};
+    use shared::search::{DIMENSIONS, Filing, VectorIndexConfig};
+    let app = spawn_app().await;
+    let vectors = DynamoVectorRepository::new(app.dynamo.clone(), &app.table, VectorIndexConfig::default());
+    let id = ItemId::new(Timestamp::now());
+    let filing = Filing::of(ItemStatus::Active, OwnerId::new("alice"));
+    let vector = vec![1.0 / (DIMENSIONS as f32).sqrt(); DIMENSIONS];
+    let put = |version: u64, embedder: &'static str| {
+        let (vectors, vector, filing) = (&vectors, &vector, &filing);
+        async move { vectors.put(&ItemVector { id, version, embedder, vector, filing }).await.expect("put vector") }
+    };
+
+    assert!(put(2, "old/256").await, "first vector");
+    assert!(!put(2, "old/256").await, "the same version by the same embedder: nothing to do");
+    assert!(!put(1, "new/256").await, "an older version never wins, whoever embedded it");
+    assert!(put(2, "new/256").await, "the same version by another embedder: a migration re-embeds it");
+    assert!(put(3, "new/256").await, "a newer version");
+}
+
+#[tokio::test]
+async fn the_migration_script_marks_every_item_for_reindex() {
+    let app = spawn_app().await;
+    for name in ["Oak stool", "Pine bench", "Ash table"] {
+        active(&app, "alice", name).await;
+    }
+    app.run_index_worker().await;
+    assert_eq!(app.send(Call::fixture_as_is("reindex.ok")).await.body["data"]["enqueued"], 0, "all indexed");
+
+    let python = crate::helpers::repo_root().join(".venv/bin/python");
+    let script = crate::helpers::repo_root().join("infra/mark_all_stale.py");
+    let output = std::process::Command::new(&python)
+        .arg(&script)
+        .arg(&app.table)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("run infra/mark_all_stale.py with the project's .venv");
+
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("marked 3 items"), "items only");
+    assert_eq!(app.send(Call::fixture_as_is("reindex.ok")).await.body["data"]["enqueued"], 3);
+    assert_eq!(app.run_index_worker().await, (3, 0));
+    assert_eq!(app.send(Call::fixture_as_is("reindex.ok")).await.body["data"]["enqueued"], 0, "cleared again");
 }

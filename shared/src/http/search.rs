@@ -12,7 +12,7 @@ use crate::service::{IndexerOverDynamo, Search};
 /// Most items a reindex call enqueues; call again for more.
 const REINDEX_BATCH: usize = 1000;
 
-/// What the search route works with: the container's vector index, filled on first use.
+/// What the search route works with: the embedder and the table's vector index; no state of its own.
 pub struct SearchApi {
     pub search: Search,
 }

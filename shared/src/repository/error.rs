@@ -18,6 +18,8 @@ pub enum StoreError {
     Throttled,
     /// A write was sent, but whether it was applied could not be learned in time.
     OutcomeUnknown,
+    /// The vector index cannot be searched yet (being built, or not yet served): retry later.
+    IndexNotReady,
     Failed {
         context: &'static str,
         source: BoxError,
@@ -42,6 +44,7 @@ impl std::fmt::Display for StoreError {
             StoreError::PreconditionFailed => f.write_str("precondition failed"),
             StoreError::Throttled => f.write_str("store throttled the request"),
             StoreError::OutcomeUnknown => f.write_str("the store did not say whether the write was applied"),
+            StoreError::IndexNotReady => f.write_str("the vector index is not ready for searches"),
             StoreError::Failed { context, .. } => f.write_str(context),
         }
     }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::domain::{ItemId, ItemStatus, ListQuery, Money, OrderId, OwnerId, PagePosition, SortField, Timestamp};
+use crate::domain::{ItemId, ItemStatus, ListQuery, Money, OrderId, OwnerId, PagePosition, SortField};
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -34,15 +34,16 @@ pub const ITEMS_PENDING_INDEX: &str = "items_pending_index";
 /// Left by a delete (in the same transaction) until the worker removes the item's vector.
 pub const TOMBSTONE_SK: &str = "DELETED";
 pub const VECTOR_SK: &str = "VECTOR";
-pub const VECTOR_PK: &str = "vector_pk";
-pub const ALL_VECTORS: &str = "VECTORS";
-pub const CHANGED_AT: &str = "changed_at";
-pub const VECTORS_BY_CHANGE: &str = "vectors_by_change";
 pub const ITEM_SK: &str = "ITEM";
 pub const ALL_ITEMS: &str = "ITEM";
 
 pub fn item_pk(id: ItemId) -> String {
     format!("{ITEM_PREFIX}{id}")
+}
+
+/// The item an `ITEM#<id>` partition key names.
+pub fn item_id_of(pk: &str) -> Option<ItemId> {
+    ItemId::parse(pk.strip_prefix(ITEM_PREFIX)?)
 }
 
 pub fn item_tombstone_key(id: ItemId) -> HashMap<String, AttributeValue> {
@@ -51,16 +52,6 @@ pub fn item_tombstone_key(id: ItemId) -> HashMap<String, AttributeValue> {
 
 pub fn vector_key(id: ItemId) -> HashMap<String, AttributeValue> {
     key(item_pk(id), VECTOR_SK)
-}
-
-/// Sort key of `vectors_by_change`: 13-digit milliseconds, then the id for uniqueness.
-pub fn changed_at(now: Timestamp, id: ItemId) -> String {
-    format!("{:013}#{id}", now.as_millis().max(0))
-}
-
-/// The smallest `changed_at` at or after `millis`.
-pub fn changed_at_floor(millis: i64) -> String {
-    format!("{:013}#", millis.max(0))
 }
 
 /// One fixed window of one subject's requests in one route group.
@@ -174,6 +165,7 @@ pub fn position_of_key(key: &HashMap<String, AttributeValue>) -> Option<PagePosi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Timestamp;
 
     fn id() -> ItemId {
         ItemId::new(Timestamp::from_millis(1_700_000_000_000))

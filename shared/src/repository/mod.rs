@@ -25,7 +25,9 @@ pub use orders::{CancelError, DynamoOrderRepository, PlaceError};
 pub use profiles::DynamoProfileRepository;
 pub use rate_windows::{ClaimError, DynamoRateWindows, RateWindow};
 pub use replays::DynamoReplayRepository;
-pub use vectors::{DELETED_VERSION, DynamoVectorRepository, Pending};
+pub use vectors::{
+    DELETED_VERSION, DynamoVectorRepository, ItemVector, Pending, SEARCH_OWNER, SEARCH_STATUS, SHELF, Scored,
+};
 
 use crate::domain::{
     FieldSet, Item, ItemId, ItemView, ItemWrite, ListQuery, OwnerId, Page, Precondition, ReplayRecord, Timestamp,

@@ -1,30 +1,47 @@
-//! Stored embeddings (`ITEM#<id>` / `VECTOR`), the `vectors_by_change` index that search
-//! containers refresh from, and the `index_pending` markers the worker clears.
+//! Stored embeddings (`ITEM#<id>` / `VECTOR`, one record per item, read by DynamoDB's vector
+//! index), the search over that index, and the `index_pending` markers the worker clears.
+//!
+//! The vector lives beside the item, not on it: item reads and writes never carry its ~3 KB, and
+//! a PATCH never drops or rewrites it. The record is written only for the item's current version.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::error::{classify, failed};
-use super::put::{Condition, Put, put_if};
+use super::put::{Condition, put_if};
 use super::{StoreError, keys};
-use crate::domain::{ItemId, ItemStatus, OwnerId, Timestamp};
-use crate::search::IndexEntry;
+use crate::domain::ItemId;
+use crate::search::{Filing, Slice, VectorIndexConfig};
 
 /// A deleted item's vector tombstone outranks every real version: ids are never reused.
 pub const DELETED_VERSION: u64 = u64::MAX;
 
-#[derive(Serialize, Deserialize)]
-struct VectorFields {
-    id: ItemId,
-    version: u64,
-    status: ItemStatus,
-    owner_id: OwnerId,
-    deleted: bool,
-    changed_at_ms: i64,
+/// The vector record's search attributes: the index's `HASH` and its two inline filters.
+pub const SHELF: &str = "search_shelf";
+pub const SEARCH_STATUS: &str = "search_status";
+pub const SEARCH_OWNER: &str = "search_owner";
+const EMBEDDER: &str = "embedder";
+
+/// An item's embedding at one version, and where the index files it.
+pub struct ItemVector<'a> {
+    pub id: ItemId,
+    pub version: u64,
+    /// [`crate::search::TextEmbedder::id`]: a vector from another embedder is replaced even at the
+    /// same version (an embedder migration).
+    pub embedder: &'a str,
+    pub vector: &'a [f32],
+    pub filing: &'a Filing,
+}
+
+/// One search hit: the item and how similar it is, higher is better (cosine similarity, -1 to 1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored {
+    pub id: ItemId,
+    pub score: f32,
 }
 
 /// An item awaiting (re)indexing: live, or a deletion tombstone.
@@ -39,60 +56,138 @@ pub struct Pending {
 pub struct DynamoVectorRepository {
     client: Client,
     table: String,
+    index: VectorIndexConfig,
 }
 
 impl DynamoVectorRepository {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+    pub fn new(client: Client, table: impl Into<String>, index: VectorIndexConfig) -> Self {
+        Self { client, table: table.into(), index }
     }
 
-    /// Stores the vector unless one of the same or a newer version is there already, so repeated
-    /// and out-of-order jobs leave the newest. Returns whether it wrote.
+    /// Stores the vector unless one of a newer version, or of the same version by the same
+    /// embedder, is there already: repeated and out-of-order jobs leave the newest. Returns whether
+    /// it wrote. DynamoDB rejects a vector whose length is not the index's dimensions.
     ///
-    /// The change is stamped with the time of this write, not the job's: search containers look
-    /// for changes a little older than the newest they have seen, and a job that started long ago
-    /// (redelivered, a slow embedding) must not stamp its vector into the past they skip.
-    pub async fn put(&self, entry: &IndexEntry) -> Result<bool, StoreError> {
-        let now = Timestamp::now();
-        let fields = VectorFields {
-            id: entry.id,
-            version: entry.version,
-            status: entry.status,
-            owner_id: entry.owner_id.clone(),
-            deleted: entry.deleted,
-            changed_at_ms: now.as_millis(),
-        };
-        let mut record: HashMap<String, AttributeValue> =
-            serde_dynamo::to_item(&fields).map_err(failed("encode vector"))?;
-        record.extend(keys::vector_key(entry.id));
-        record.insert(keys::VECTOR_PK.to_owned(), AttributeValue::S(keys::ALL_VECTORS.to_owned()));
-        record.insert(keys::CHANGED_AT.to_owned(), AttributeValue::S(keys::changed_at(now, entry.id)));
-        // A binary attribute: serde would write a list of numbers, four times the size.
-        record.insert("vector".to_owned(), AttributeValue::B(Blob::new(to_bytes(&entry.vector))));
-        let newer = Condition::new(
+    /// An update, not a put: attributes it does not name stay, so during an embedder migration
+    /// the old index's vector keeps serving searches until they switch to the new index.
+    pub async fn put(&self, entry: &ItemVector<'_>) -> Result<bool, StoreError> {
+        let numbers = entry.vector.iter().map(|x| AttributeValue::N(x.to_string())).collect();
+        let outcome = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::vector_key(entry.id)))
+            .update_expression(
+                "SET #id = :id, #version = :version, #embedder = :embedder, #vector = :vector, \
+                 #shelf = :shelf, #status = :status, #owner = :owner REMOVE #deleted",
+            )
+            .condition_expression(
+                "attribute_not_exists(#version) OR #version < :version \
+                 OR (#version = :version AND (attribute_not_exists(#embedder) OR #embedder <> :embedder))",
+            )
+            .expression_attribute_names("#id", keys::ID)
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_names("#embedder", EMBEDDER)
+            .expression_attribute_names("#vector", &self.index.attribute)
+            .expression_attribute_names("#shelf", SHELF)
+            .expression_attribute_names("#status", SEARCH_STATUS)
+            .expression_attribute_names("#owner", SEARCH_OWNER)
+            .expression_attribute_names("#deleted", "deleted")
+            .expression_attribute_values(":id", AttributeValue::S(entry.id.to_string()))
+            .expression_attribute_values(":version", AttributeValue::N(entry.version.to_string()))
+            .expression_attribute_values(":embedder", AttributeValue::S(entry.embedder.to_owned()))
+            // The index reads a list of numbers: the shortest decimal that round-trips each f32.
+            .expression_attribute_values(":vector", AttributeValue::L(numbers))
+            .expression_attribute_values(":shelf", AttributeValue::S(entry.filing.shelf.to_owned()))
+            .expression_attribute_values(":status", AttributeValue::S(entry.filing.status.as_str().to_owned()))
+            .expression_attribute_values(":owner", AttributeValue::S(entry.filing.owner.as_str().to_owned()))
+            .send()
+            .await;
+        match outcome.map_err(|e| e.into_service_error()) {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_conditional_check_failed_exception() => Ok(false),
+            Err(e) => Err(classify(e, "put vector")),
+        }
+    }
+
+    /// Replaces a deleted item's vector with a tombstone: no vector and no shelf, so the index
+    /// drops it, and the highest version, so no late job for the item brings it back.
+    pub async fn put_tombstone(&self, id: ItemId) -> Result<(), StoreError> {
+        let mut record = keys::vector_key(id);
+        record.insert(keys::ID.to_owned(), AttributeValue::S(id.to_string()));
+        record.insert("version".to_owned(), AttributeValue::N(DELETED_VERSION.to_string()));
+        record.insert("deleted".to_owned(), AttributeValue::Bool(true));
+        // Only a version below the tombstone's is replaced: a second tombstone changes nothing.
+        let older = Condition::new(
             "attribute_not_exists(#pk) OR #version < :version",
             vec![("#pk", keys::PK), ("#version", "version")],
-            vec![(":version", AttributeValue::N(entry.version.to_string()))],
+            vec![(":version", AttributeValue::N(DELETED_VERSION.to_string()))],
         );
-        Ok(matches!(put_if(&self.client, &self.table, record, newer, "put vector").await?, Put::Written))
+        put_if(&self.client, &self.table, record, older, "put vector tombstone").await?;
+        Ok(())
     }
 
-    /// Every vector changed at or after `since_ms` (all of them for `None`), following pages.
-    pub async fn changed_since(&self, since_ms: Option<i64>) -> Result<Vec<IndexEntry>, StoreError> {
-        let from = keys::changed_at_floor(since_ms.unwrap_or(0));
-        let records = self
-            .query_index(
-                keys::VECTORS_BY_CHANGE,
-                "#partition = :partition AND #changed >= :from",
-                &[("#partition", keys::VECTOR_PK), ("#changed", keys::CHANGED_AT)],
-                vec![
-                    (":partition", AttributeValue::S(keys::ALL_VECTORS.to_owned())),
-                    (":from", AttributeValue::S(from)),
-                ],
-                usize::MAX,
-            )
-            .await?;
-        records.into_iter().map(entry_from).collect()
+    /// The `top_k` nearest vectors in `slice`, most similar first. The index is filled
+    /// asynchronously: a hit may be a version behind the item (callers re-check on fresh data).
+    pub async fn search(&self, vector: &[f32], slice: &Slice, top_k: usize) -> Result<Vec<Scored>, StoreError> {
+        let mut condition = vec!["#shelf = :shelf"];
+        let mut names = HashMap::from([("#shelf".to_owned(), SHELF.to_owned())]);
+        let mut values = HashMap::from([(":shelf".to_owned(), AttributeValue::S(slice.shelf.to_owned()))]);
+        if let Some(status) = slice.status {
+            condition.push("#status = :status");
+            names.insert("#status".to_owned(), SEARCH_STATUS.to_owned());
+            values.insert(":status".to_owned(), AttributeValue::S(status.as_str().to_owned()));
+        }
+        if let Some(owner) = &slice.owner {
+            condition.push("#owner = :owner");
+            names.insert("#owner".to_owned(), SEARCH_OWNER.to_owned());
+            values.insert(":owner".to_owned(), AttributeValue::S(owner.as_str().to_owned()));
+        }
+        names.insert("#pk".to_owned(), keys::PK.to_owned());
+        let output = self
+            .client
+            .search_vectors()
+            .table_name(&self.table)
+            .index_name(&self.index.name)
+            .set_search_vector(Some(vector.iter().map(|x| AttributeValue::N(x.to_string())).collect()))
+            .top_k(i32::try_from(top_k).unwrap_or(i32::MAX))
+            .search_condition_expression(condition.join(" AND "))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            // Only the key comes back: the re-check reads the item itself.
+            .projection_expression("#pk")
+            .send()
+            .await
+            .map_err(|error| self.search_failed(error.into_service_error()))?;
+        output
+            .search_results()
+            .iter()
+            .map(|result| {
+                let id = result
+                    .item()
+                    .and_then(|item| item.get(keys::PK))
+                    .and_then(|pk| pk.as_s().ok())
+                    .and_then(|pk| keys::item_id_of(pk))
+                    .ok_or_else(|| StoreError::Failed {
+                        context: "decode search result",
+                        source: format!("result without an item key: {result:?}").into(),
+                    })?;
+                Ok(Scored { id, score: similarity(result.score() as f32) })
+            })
+            .collect()
+    }
+
+    /// An index that is being built (or that the search endpoint does not serve yet) answers
+    /// `ValidationException`; AWS's advice is to wait and retry, so it is a 503, not our fault.
+    fn search_failed(&self, error: aws_sdk_dynamodb::operation::search_vectors::SearchVectorsError) -> StoreError {
+        let message = error.message().unwrap_or_default();
+        let not_ready = error.code() == Some("ValidationException")
+            && (message.contains("backfilling") || message.contains("does not have the specified index"));
+        if not_ready {
+            tracing::warn!(index = %self.index.name, message, "vector index not ready for searches");
+            return StoreError::IndexNotReady;
+        }
+        classify(error, "search vectors")
     }
 
     /// Clears an item's `index_pending` marker, but only if the item is still at `version`: a
@@ -197,29 +292,10 @@ impl DynamoVectorRepository {
     }
 }
 
-fn to_bytes(vector: &[f32]) -> Vec<u8> {
-    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn from_bytes(bytes: &[u8]) -> Vec<f32> {
-    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
-}
-
-fn entry_from(mut record: HashMap<String, AttributeValue>) -> Result<IndexEntry, StoreError> {
-    let vector = match record.remove("vector") {
-        Some(AttributeValue::B(blob)) => from_bytes(blob.as_ref()),
-        _ => Vec::new(),
-    };
-    let fields: VectorFields = serde_dynamo::from_item(record).map_err(failed("decode vector"))?;
-    Ok(IndexEntry {
-        id: fields.id,
-        version: fields.version,
-        status: fields.status,
-        owner_id: fields.owner_id,
-        deleted: fields.deleted,
-        vector,
-        changed_at: fields.changed_at_ms,
-    })
+/// The index's COSINE score is a distance, 0 (same direction) to 2 (opposite), lower first;
+/// the API's is the cosine similarity, higher first.
+fn similarity(cosine_distance: f32) -> f32 {
+    1.0 - cosine_distance
 }
 
 #[cfg(test)]
@@ -227,8 +303,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn vectors_round_trip_through_bytes() {
-        let vector = vec![0.25_f32, -1.5, 3.0e-7];
-        assert_eq!(from_bytes(&to_bytes(&vector)), vector);
+    fn a_smaller_distance_is_a_higher_score() {
+        assert_eq!(similarity(0.0), 1.0);
+        assert_eq!(similarity(2.0), -1.0);
+        assert!(similarity(0.1) > similarity(0.4));
     }
 }

@@ -19,6 +19,10 @@ impl BedrockEmbedder {
         Self { client, model_id: model_id.into() }
     }
 
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
     pub async fn embed(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
         let body = serde_json::to_vec(&TitanRequest::new(text)).map_err(|e| EmbedError::Call(e.into()))?;
         let output = self

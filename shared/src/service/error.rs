@@ -46,7 +46,7 @@ impl From<StoreError> for ServiceError {
         match error {
             StoreError::NotFound => Self::NotFound,
             StoreError::PreconditionFailed => Self::PreconditionFailed,
-            StoreError::Throttled => Self::Unavailable,
+            StoreError::Throttled | StoreError::IndexNotReady => Self::Unavailable,
             StoreError::OutcomeUnknown => Self::OutcomeUnknown,
             StoreError::AlreadyExists => Self::Internal { context: "new item id collided", source: error.into() },
             StoreError::Failed { context, source } => Self::Internal { context, source },

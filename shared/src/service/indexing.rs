@@ -4,11 +4,10 @@
 use std::sync::{Arc, OnceLock};
 
 use super::error::ServiceError;
-use crate::domain::{FieldSet, ItemId, Timestamp};
-use crate::domain::{IndexJob, IndexOp};
+use crate::domain::{FieldSet, IndexJob, IndexOp, ItemId};
 use crate::queue::IndexQueue;
-use crate::repository::{DELETED_VERSION, DynamoVectorRepository, ItemRepository};
-use crate::search::{IndexEntry, TextEmbedder, item_text};
+use crate::repository::{DynamoVectorRepository, ItemRepository, ItemVector};
+use crate::search::{DIMENSIONS, Filing, TextEmbedder, item_text};
 
 /// How much of the invocation a reconcile leaves unused, to answer before the function times out.
 const RECONCILE_RESERVE: std::time::Duration = std::time::Duration::from_secs(1);
@@ -31,45 +30,42 @@ impl<R: ItemRepository> Indexer<R> {
     }
 
     /// Indexes the item as it is now, whatever the job said: the store is the truth, so repeated,
-    /// late or out-of-order jobs all converge on the newest version.
-    pub async fn process(&self, job: &IndexJob, now: Timestamp) -> Result<(), ServiceError> {
-        let item = self.items.get(job.item_id, FieldSet::all()).await?;
-        match item {
-            Some(view) => {
-                let (Some(name), Some(description), Some(status), Some(owner_id), Some(version)) =
-                    (view.name, view.description, view.status, view.owner_id, view.version)
-                else {
-                    return Err(ServiceError::Internal { context: "index item", source: "item lacks fields".into() });
-                };
-                let entry =
-                    IndexEntry {
-                        id: job.item_id,
-                        version: version.get(),
-                        status,
-                        owner_id,
-                        deleted: false,
-                        vector: self.embedder.embed(&item_text(name.as_str(), description.as_str())).await.map_err(
-                            |reason| ServiceError::Internal { context: "embed item", source: reason.into() },
-                        )?,
-                        changed_at: now.as_millis(),
-                    };
-                self.vectors.put(&entry).await?;
-                Ok(self.vectors.clear_pending(job.item_id, version.get()).await?)
-            }
-            None => {
-                let tombstone = IndexEntry {
-                    id: job.item_id,
-                    version: DELETED_VERSION,
-                    status: crate::domain::ItemStatus::Archived,
-                    owner_id: crate::domain::OwnerId::new(""),
-                    deleted: true,
-                    vector: Vec::new(),
-                    changed_at: now.as_millis(),
-                };
-                self.vectors.put(&tombstone).await?;
-                Ok(self.vectors.remove_tombstone(job.item_id).await?)
-            }
+    /// late or out-of-order jobs all converge on the newest version. A vector the index cannot take
+    /// is an error (the job fails and is retried, then dead-lettered), never skipped: the item
+    /// keeps its `index_pending` marker, so `reindex` finds it again.
+    pub async fn process(&self, job: &IndexJob) -> Result<(), ServiceError> {
+        let Some(view) = self.items.get(job.item_id, FieldSet::all()).await? else {
+            self.vectors.put_tombstone(job.item_id).await?;
+            return Ok(self.vectors.remove_tombstone(job.item_id).await?);
+        };
+        let (Some(name), Some(description), Some(status), Some(owner_id), Some(version)) =
+            (view.name, view.description, view.status, view.owner_id, view.version)
+        else {
+            return Err(ServiceError::Internal { context: "index item", source: "item lacks fields".into() });
+        };
+        let vector = self
+            .embedder
+            .embed(&item_text(name.as_str(), description.as_str()))
+            .await
+            .map_err(|reason| ServiceError::Internal { context: "embed item", source: reason.into() })?;
+        if vector.len() != DIMENSIONS {
+            return Err(ServiceError::Internal {
+                context: "embed item",
+                source: format!("the embedder returned {} dimensions; the index takes {DIMENSIONS}", vector.len())
+                    .into(),
+            });
         }
+        let filing = Filing::of(status, owner_id);
+        let embedder = self.embedder.id();
+        let entry = ItemVector {
+            id: job.item_id,
+            version: version.get(),
+            embedder: &embedder,
+            vector: &vector,
+            filing: &filing,
+        };
+        self.vectors.put(&entry).await?;
+        Ok(self.vectors.clear_pending(job.item_id, version.get()).await?)
     }
 
     /// Re-enqueues up to `limit` items whose index is stale; returns how many were enqueued.

@@ -16,7 +16,7 @@ pub use orders::{LineWithItem, OrderService, OrderWithItems};
 pub use profiles::ProfileService;
 pub use ratelimit::RateLimiter;
 pub use replays::ReplayService;
-pub use search::{ScoredItem, SearchQuery, SearchService};
+pub use search::{MIN_SCORE, ScoredItem, SearchQuery, SearchService};
 
 use std::sync::Arc;
 
