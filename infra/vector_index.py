@@ -104,18 +104,19 @@ SearchVectors, an exact (brute-force) search where AWS's is approximate:
   path whose attribute is not projected returns nothing for it, without an error (not documented).
 - Not emulated: ConsumedCapacity (VectorSearchRequestBytes) is not returned; the 16 MB response cap is
   not checked (TopK <= 100 keeps responses small here); no throttling; no backfilling state.
-- Cost (see "Search state" below; 256 dimensions, this project's 2-core machine). moto keeps numbers as
-  strings: each stored vector is parsed once, by the first search that meets it (about 0.2 ms a vector:
-  50,000 take about 9 s), into the rows of an f32 matrix (4 bytes a number, next to moto's own objects
-  for each). The index's items, grouped by HASH value, are found by walking the table, again on the
-  first search after a write to an item with a vector attribute (about 2 us a table item: 0.2 s for
-  100,000); writes to other items (the rate limiter's, say) do not count. Any other search costs one f32
-  matrix product over its HASH value's vectors, its inline filters as array comparisons, and _score on
-  about TopK items: about 10 ms for 50,000 items in one HASH value, where scoring each with _score took
-  about 12 s. moto's request parsing and its response serializer come on top (tens of ms for 60
-  results of several attributes, less with ProjectionExpression; infra/bench/vector_search_check.py
-  timing measures both). Answers are the same as scoring every item with _score, to the bit
-  (_nearest says why; vector_search_check.py equivalence checks it against that search).
+- Cost (see "Search state" below; 256 dimensions, this project's 2-core machine, measured by
+  infra/bench/vector_search_check.py timing). moto keeps numbers as strings: each stored vector is
+  parsed once, by the first search that meets it (about 0.15 ms a vector: 50,000 take 6-9 s), into the
+  rows of an f32 matrix (4 bytes a number, beside moto's own objects for each). The index's items,
+  grouped by HASH value, are found by walking the table, again on the first search after a write to an
+  item with a vector attribute (0.15-0.25 s for 50,000 items with a vector and 50,000 without); writes to
+  other items (the rate limiter's, say) do not count. Any other search costs one f32 matrix product
+  over its HASH value's vectors, its inline filters as array comparisons, and _score on about TopK
+  items: 10-15 ms for 50,000 items in one HASH value, where scoring each with _score took 8-12 s.
+  moto's request parsing and response serializer come on top: through boto3, TopK 60 answers in about
+  45 ms with ProjectionExpression pk (as search-items asks) and about 90 ms with every KEYS_ONLY
+  attribute. Answers are the same as scoring every item with _score, to the bit (_nearest says why;
+  vector_search_check.py equivalence checks it against that search).
 """
 
 from __future__ import annotations

@@ -10,12 +10,13 @@ default 1000,50000) this:
   - seeds N more active items (public shelf, the template's owner) with BatchWriteItem: for each, the
     item record and its VECTOR record, with a new id and a random unit 256-dimension embedding;
   - asks the store once directly (the local store parses each vector on its first search, a cost
-    DynamoDB has no counterpart of), then runs the release search-items binary cold
-    BENCH_SCALE_COLD_RUNS times (default 5) under the local Lambda Runtime API of lambda_bench.py,
-    each run: init, the first invocation, then BENCH_SCALE_INVOCATIONS warm ones (default 200);
-  - sends the function's DynamoDB calls through a proxy that times them, so the store's part of each
-    request (the time any call is at the store: SearchVectors, the re-check's BatchGetItem, the rate
-    limiter) can be told apart from the function's own.
+    DynamoDB has no counterpart of);
+then, with every size's table in the one store, the sizes take turns: BENCH_SCALE_COLD_RUNS times
+(default 5), for each size, the release search-items binary starts cold under the local Lambda
+Runtime API of lambda_bench.py: init, the first invocation, then BENCH_SCALE_INVOCATIONS warm ones
+(default 200). Its DynamoDB calls go through a proxy that times them, so the store's part of each
+request (the time any call is at the store: SearchVectors, the re-check's BatchGetItem, the rate
+limiter) can be told apart from the function's own.
 Prints a table and writes target/bench/search_scale.json. Run through ./infra/bench.sh (BENCH_SCALE=0
 skips it), or with moto running and AWS_ENDPOINT_URL set: python infra/bench/search_scale.py.
 """
@@ -57,10 +58,17 @@ DIMENSIONS = 256
 QUERIES = ["desk lamp", "kettle", "bench chair", "wool rug", "oak table"]
 
 
-class QuietServer(ThreadingServer):
-    def handle_error(self, request, client_address):
-        if not isinstance(sys.exc_info()[1], ConnectionError):  # a stopped function's open connection
-            super().handle_error(request, client_address)
+_handle_error = ThreadingServer.handle_error
+
+
+def _quiet_handle_error(self, request, client_address):
+    if not isinstance(sys.exc_info()[1], ConnectionError):  # a stopped function's open connection
+        _handle_error(self, request, client_address)
+
+
+# In this process only: the Runtime API's and the proxy's servers, whose connections a stopped
+# function leaves open, say nothing about their reset.
+ThreadingServer.handle_error = _quiet_handle_error
 
 
 class TimingProxy:
@@ -98,7 +106,7 @@ class TimingProxy:
                 conn.close()
 
         self.port = free_port()
-        self.server = QuietServer(("127.0.0.1", self.port), Handler)
+        self.server = ThreadingServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -250,93 +258,114 @@ def count(calls, only):
     return sum(operation == only for operation, _, _ in calls)
 
 
-def measure(size, release, cold_runs, invocations, secret):
-    import boto3
-    from botocore.config import Config
-    from table import create_queues, table_definition
+def by_operation(calls, requests):
+    """Per operation: calls per request, and the mean ms a call took at the store."""
+    return {
+        operation: {
+            "per_request": round(count(calls, operation) / requests, 3),
+            "ms_per_call": round(statistics.fmean((end - start) * 1000 for op, start, end in calls if op == operation), 3),
+        }
+        for operation in sorted({op for op, _, _ in calls})
+    }
 
-    dynamodb = boto3.client("dynamodb", endpoint_url=ENDPOINT, region_name="us-east-1",
-                            config=Config(read_timeout=600, retries={"max_attempts": 1}))
-    table = f"scale-{size}-{uuid.uuid4().hex[:6]}"
-    definition = table_definition()
-    if not definition.get("VectorIndexes"):
-        raise SystemExit("template.yaml's ItemsTable has no VectorIndexes: this search does not use SearchVectors")
-    dynamodb.create_table(TableName=table, **definition)
-    queue_url = create_queues(f"{table}-index")
-    env = function_env(table, secret, queue_url, ENDPOINT)
-    rng = np.random.default_rng(size)
 
-    item_id, item, vector = templates(dynamodb, table, release, env, secret)
-    seed_seconds = seed(table, size, item_id, item, vector, rng)
-    print(f"  {size} items seeded in {seed_seconds:.0f} s", flush=True)
-    prime_seconds, _ = direct_search(dynamodb, table, rng)
-    direct = [direct_search(dynamodb, table, rng) for _ in range(5)]
-    print(f"  store, straight: first SearchVectors (parses every vector) {prime_seconds * 1000:.0f} ms, "
-          f"then {statistics.median(s for s, _ in direct) * 1000:.1f} ms", flush=True)
+class Catalog:
+    """One size: its fresh table, seeded, and asked once straight (see the module's docstring)."""
 
-    user = mint(secret, "bench-user", "user", int(time.time()) + 7200)
-    proxy = TimingProxy(ENDPOINT)
-    timed_env = dict(env, AWS_ENDPOINT_URL=proxy.url)
+    def __init__(self, size, release, secret):
+        import boto3
+        from botocore.config import Config
+        from table import create_queues, table_definition
 
+        self.size = size
+        dynamodb = boto3.client("dynamodb", endpoint_url=ENDPOINT, region_name="us-east-1",
+                                config=Config(read_timeout=600, retries={"max_attempts": 1}))
+        self.dynamodb = dynamodb
+        self.table = f"scale-{size}-{uuid.uuid4().hex[:6]}"
+        definition = table_definition()
+        if not definition.get("VectorIndexes"):
+            raise SystemExit("template.yaml's ItemsTable has no VectorIndexes: this search does not use SearchVectors")
+        dynamodb.create_table(TableName=self.table, **definition)
+        self.env = function_env(self.table, secret, create_queues(f"{self.table}-index"), ENDPOINT)
+        rng = np.random.default_rng(size)
+        item_id, item, vector = templates(dynamodb, self.table, release, self.env, secret)
+        self.seed_seconds = seed(self.table, size, item_id, item, vector, rng)
+        print(f"  {size} items seeded in {self.seed_seconds:.0f} s", flush=True)
+        self.prime_seconds, _ = direct_search(dynamodb, self.table, rng)
+        self.direct = [direct_search(dynamodb, self.table, rng)[0] for _ in range(5)]
+        print(f"  store, straight: first SearchVectors (parses every vector) {self.prime_seconds * 1000:.0f} ms, "
+              f"then {statistics.median(self.direct) * 1000:.1f} ms", flush=True)
+        self.runs = []
+
+    def drop(self):
+        self.dynamodb.delete_table(TableName=self.table)  # moto frees the items (and their parsed vectors)
+
+
+def cold_run(catalog, proxy, release, invocations, user):
+    """search-items started cold on the catalog's table: init, first invocation, warm invocations."""
     def event(n):
         query = {"q": QUERIES[n % len(QUERIES)], "limit": "50"}
         return api_event("GET", "/api/items/search", "/api/items/search", user, query=query)
 
-    runs = []
-    for run in range(cold_runs):
-        proxy.take()
-        api, process, init_ms = start_function(release / "search-items", timed_env)
-        first_seconds, body = api.invoke(event(0))
-        status = status_of(body)
-        assert status == 200, f"search-items answered {status}: {body[:300]!r}"
-        hits = count_hits(body)
-        first_calls = proxy.take()
-        cpu_before = proc_cpu_seconds(process.pid)
-        latencies = []
-        for n in range(1, invocations + 1):
-            seconds, body = api.invoke(event(n))
-            latencies.append(seconds * 1000)
-        warm_calls = proxy.take()
-        cpu_seconds = proc_cpu_seconds(process.pid) - cpu_before
-        peak = proc_peak_rss_mb(process.pid)
-        stop(process)
-        api.close()
-        first_ms = first_seconds * 1000
-        runs.append({
-            "init_ms": init_ms,
-            "first_ms": first_ms,
-            "first_store_ms": busy_ms(first_calls),
-            "first_store_search_ms": busy_ms(first_calls, "SearchVectors"),
-            "first_function_ms": first_ms - busy_ms(first_calls),
-            "first_calls": len(first_calls),
-            "hits": hits,
-            "warm_p50_ms": percentile(latencies, 0.5),
-            "warm_p99_ms": percentile(latencies, 0.99),
-            "warm_mean_ms": statistics.fmean(latencies),
-            "warm_store_ms": busy_ms(warm_calls) / invocations,
-            "warm_store_search_ms": busy_ms(warm_calls, "SearchVectors") / invocations,
-            "warm_function_ms": statistics.fmean(latencies) - busy_ms(warm_calls) / invocations,
-            "warm_searches_per_request": count(warm_calls, "SearchVectors") / invocations,
-            "warm_calls_per_request": len(warm_calls) / invocations,
-            "cpu_seconds": cpu_seconds,
-            "peak_rss_mb": peak,
-        })
-        print(f"    cold run {run + 1}: init {init_ms:.1f} ms, first {first_ms:.1f} ms (store busy "
-              f"{busy_ms(first_calls):.1f} ms, SearchVectors {busy_ms(first_calls, 'SearchVectors'):.1f} ms), "
-              f"warm p50 {percentile(latencies, 0.5):.1f} ms, peak RSS {peak:.1f} MB, {hits} hits", flush=True)
-    proxy.close()
-    dynamodb.delete_table(TableName=table)  # moto frees the items (and their parsed vectors)
+    proxy.take()
+    api, process, init_ms = start_function(release / "search-items", dict(catalog.env, AWS_ENDPOINT_URL=proxy.url))
+    first_seconds, body = api.invoke(event(0))
+    status = status_of(body)
+    assert status == 200, f"search-items answered {status}: {body[:300]!r}"
+    hits = count_hits(body)
+    first_calls = proxy.take()
+    cpu_before = proc_cpu_seconds(process.pid)
+    latencies = []
+    for n in range(1, invocations + 1):
+        seconds, body = api.invoke(event(n))
+        latencies.append(seconds * 1000)
+    warm_calls = proxy.take()
+    cpu_seconds = proc_cpu_seconds(process.pid) - cpu_before
+    peak = proc_peak_rss_mb(process.pid)
+    stop(process)
+    api.close()
+    first_ms = first_seconds * 1000
+    run = {
+        "init_ms": init_ms,
+        "first_ms": first_ms,
+        "first_store_ms": busy_ms(first_calls),
+        "first_store_search_ms": busy_ms(first_calls, "SearchVectors"),
+        "first_function_ms": first_ms - busy_ms(first_calls),
+        "first_calls": len(first_calls),
+        "hits": hits,
+        "warm_p50_ms": percentile(latencies, 0.5),
+        "warm_p99_ms": percentile(latencies, 0.99),
+        "warm_mean_ms": statistics.fmean(latencies),
+        "warm_store_ms": busy_ms(warm_calls) / invocations,
+        "warm_store_search_ms": busy_ms(warm_calls, "SearchVectors") / invocations,
+        "warm_function_ms": statistics.fmean(latencies) - busy_ms(warm_calls) / invocations,
+        "warm_searches_per_request": count(warm_calls, "SearchVectors") / invocations,
+        "warm_calls_per_request": len(warm_calls) / invocations,
+        # Per operation: calls per request and mean ms at the store per call.
+        "first_operations": by_operation(first_calls, 1),
+        "warm_operations": by_operation(warm_calls, invocations),
+        "cpu_seconds": cpu_seconds,
+        "peak_rss_mb": peak,
+    }
+    print(f"    {catalog.size} items: init {init_ms:.1f} ms, first {first_ms:.1f} ms (store busy "
+          f"{busy_ms(first_calls):.1f} ms, SearchVectors {busy_ms(first_calls, 'SearchVectors'):.1f} ms), "
+          f"warm p50 {percentile(latencies, 0.5):.1f} ms, peak RSS {peak:.1f} MB, {hits} hits", flush=True)
+    return run
+
+
+def summary(catalog, invocations):
+    runs = catalog.runs
 
     def median(key):
         return round(statistics.median(r[key] for r in runs), 3)
 
-    row = {
-        "items": size,
-        "cold_runs": cold_runs,
+    return {
+        "items": catalog.size,
+        "cold_runs": len(runs),
         "warm_invocations_per_run": invocations,
-        "seed_seconds": round(seed_seconds, 1),
-        "store_first_search_ms": round(prime_seconds * 1000, 1),
-        "store_direct_search_ms": round(statistics.median(s for s, _ in direct) * 1000, 2),
+        "seed_seconds": round(catalog.seed_seconds, 1),
+        "store_first_search_ms": round(catalog.prime_seconds * 1000, 1),
+        "store_direct_search_ms": round(statistics.median(catalog.direct) * 1000, 2),
         "hits": median("hits"),
         "init_ms": median("init_ms"),
         "first_invocation_ms": median("first_ms"),
@@ -352,12 +381,19 @@ def measure(size, release, cold_runs, invocations, secret):
         "searches_per_request": median("warm_searches_per_request"),
         "calls_per_request": median("warm_calls_per_request"),
         # Over every run: /proc counts CPU in clock ticks (10 ms).
-        "cpu_us_per_invocation": round(sum(r["cpu_seconds"] for r in runs) / (invocations * cold_runs) * 1e6, 1),
+        "cpu_us_per_invocation": round(sum(r["cpu_seconds"] for r in runs) / (invocations * len(runs)) * 1e6, 1),
         "peak_rss_mb": median("peak_rss_mb"),
         "peak_rss_mb_max": round(max(r["peak_rss_mb"] for r in runs), 1),
+        **{
+            name: {
+                operation: {key: round(statistics.median(r[name].get(operation, {}).get(key, 0.0) for r in runs), 3)
+                            for key in ("per_request", "ms_per_call")}
+                for operation in sorted({op for r in runs for op in r[name]})
+            }
+            for name in ("first_operations", "warm_operations")
+        },
         "runs": [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in runs],
     }
-    return row
 
 
 def main():
@@ -369,10 +405,22 @@ def main():
         if not (release / name).exists():
             raise SystemExit(f"{release / name} is missing: cargo build --release -p {name}")
     secret = local_secret()
-    rows = []
+    catalogs = []
     for size in sizes:
-        print(f"==> search-items over {size} items", flush=True)
-        rows.append(measure(size, release, cold_runs, invocations, secret))
+        print(f"==> a table of {size} items", flush=True)
+        catalogs.append(Catalog(size, release, secret))
+    # The sizes take turns, in one store holding them all: what changes between them is only the
+    # table searched, not the store's state nor what else runs on the machine meanwhile.
+    user = mint(secret, "bench-user", "user", int(time.time()) + 7200)
+    proxy = TimingProxy(ENDPOINT)
+    for run in range(cold_runs):
+        print(f"==> cold run {run + 1} of {cold_runs}", flush=True)
+        for catalog in catalogs:
+            catalog.runs.append(cold_run(catalog, proxy, release, invocations, user))
+    proxy.close()
+    rows = [summary(catalog, invocations) for catalog in catalogs]
+    for catalog in catalogs:
+        catalog.drop()
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     report = {
@@ -397,7 +445,11 @@ def main():
               f"| {r['warm_p99_ms']} | {r['warm_store_ms']} ({r['warm_store_search_ms']}) | {r['warm_function_ms']} "
               f"| {r['cpu_us_per_invocation']} | {r['peak_rss_mb']} | {r['calls_per_request']} | {r['hits']} |")
     print("\nstore busy = time with at least one DynamoDB call of the function at the store (moto, through the "
-          "proxy); function = the invocation's latency less that.")
+          "proxy); function = the invocation's latency less that. Warm calls per request and ms at the store per call:")
+    for r in rows:
+        for name in ("first_operations", "warm_operations"):
+            operations = ", ".join(f"{op} {v['per_request']} x {v['ms_per_call']} ms" for op, v in r[name].items())
+            print(f"  {r['items']} items, {name.split('_')[0]}: {operations}")
     print("\nThe store's own first search after seeding (it parses every vector once; DynamoDB has no such step), "
           "and one straight SearchVectors after it:")
     for r in rows:
