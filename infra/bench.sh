@@ -14,7 +14,6 @@
 #   - infra/bench/search_scale.py (BENCH_SCALE=0 skips it): search-items over 1,000 and 50,000 items
 #     (BENCH_SCALE_SIZES) in a fresh store: init, first and warm invocations, CPU, peak RSS, and the
 #     store's SearchVectors time apart; writes target/bench/search_scale.json (seeding 50,000 takes minutes);
-#   - cargo bench: search latency at 1,000 and 10,000 items, and the index's cold load.
 # Prints tables and writes target/bench/lambda.json. Expect 20-25 minutes on a fresh clone (the reference functions build from scratch).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -61,6 +60,3 @@ if [ "${BENCH_SCALE:-1}" != 0 ]; then
   start_moto "$(free_port)"
   python infra/bench/search_scale.py
 fi
-[ "${BENCH_SEARCH:-1}" != 0 ] || exit 0
-echo "==> search benchmark"
-cargo bench -p shared --bench search 2>&1 | grep -vE '^\s+(Compiling|Finished|Running)'
