@@ -14,7 +14,7 @@ patches), through boto3, so a search is parsed and answered as the server does i
       BatchWriteItem) and searches again. Every answer must be identical: the same items in the same
       order, the same scores to the last bit, the same error type and message.
   timing [--sizes 1000,10000,50000] [--runs R]
-      N items of 256 dimensions in one HASH value (the app's item_vectors index: COSINE, search_scope
+      N items of 256 dimensions in one HASH value (the app's item_vectors index: COSINE, search_shelf
       HASH, search_status and search_owner INLINE_FILTER, KEYS_ONLY), TopK 60: the time of one search
       with the reference, and with the current search the first one (which parses every vector), the
       next ones (median, max), the same with an inline filter, with ProjectionExpression pk (as
@@ -372,7 +372,7 @@ APP_INDEX = {
     "IndexName": "item_vectors", "VectorAttribute": {"AttributeName": "embedding"}, "Dimensions": 256,
     "DistanceFunction": "COSINE", "Projection": {"ProjectionType": "KEYS_ONLY"},
     "SearchSchema": [
-        {"AttributeName": "search_scope", "SearchSchemaElementType": "HASH"},
+        {"AttributeName": "search_shelf", "SearchSchemaElementType": "HASH"},
         {"AttributeName": "search_status", "SearchSchemaElementType": "INLINE_FILTER"},
         {"AttributeName": "search_owner", "SearchSchemaElementType": "INLINE_FILTER"},
     ],
@@ -398,7 +398,7 @@ def timing(args):
             TableName="timing",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
             AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in
-                                  ("pk", "sk", "search_scope", "search_status", "search_owner")],
+                                  ("pk", "sk", "search_shelf", "search_status", "search_owner")],
             BillingMode="PAY_PER_REQUEST", VectorIndexes=[APP_INDEX],
         )
         table_backend = dynamodb_backends["123456789012"]["us-east-1"]
@@ -411,7 +411,7 @@ def timing(args):
                 vector_index._moto_put_item(table, {
                     "pk": {"S": f"ITEM#{have:08d}"}, "sk": {"S": "VECTOR"}, "id": {"S": f"{have:08d}"},
                     "version": {"N": "1"}, "embedder": {"S": "bench"},
-                    "embedding": as_list(unit_vector(rng, 256)), "search_scope": {"S": "public"},
+                    "embedding": as_list(unit_vector(rng, 256)), "search_shelf": {"S": "public"},
                     "search_status": {"S": "active"}, "search_owner": {"S": f"owner-{have % 50}"},
                 })
                 have += 1
@@ -419,7 +419,7 @@ def timing(args):
             query = unit_vector(rng, 256)
             request = {
                 "TableName": "timing", "IndexName": "item_vectors", "SearchVector": as_list(query)["L"], "TopK": 60,
-                "SearchConditionExpression": "search_scope = :scope", "ExpressionAttributeValues": {":scope": {"S": "public"}},
+                "SearchConditionExpression": "search_shelf = :scope", "ExpressionAttributeValues": {":scope": {"S": "public"}},
             }
 
             def timed(which, this=None):
@@ -446,7 +446,7 @@ def timing(args):
             assert all(a == reference_runs[0][1] for a in [first] + [w[1] for w in warm]), "answers differ"
             assert len(first["SearchResults"]) == min(60, size)
             # With an inline filter too (every item matches it), and as search-items asks (only pk back).
-            filtered_request = dict(request, SearchConditionExpression="search_scope = :scope AND search_status = :status",
+            filtered_request = dict(request, SearchConditionExpression="search_shelf = :scope AND search_status = :status",
                                     ExpressionAttributeValues={":scope": {"S": "public"}, ":status": {"S": "active"}})
             current_handler_ms = handler_ms(vector_index.search_vectors, args.runs)
             filtered = [timed("current", filtered_request) for _ in range(args.runs)]
