@@ -11,7 +11,9 @@
 #     infra/bench/local_load.py sweep: requests/s and p50/p99 at 1, 4, 16 and 64 concurrent clients
 #     (BENCH_LOCAL=0 skips both);
 #   - infra/deploy_build.sh twice (BENCH_SAM=0 skips it): `sam build` and its artefact check, with times;
-#   - cargo bench: search latency at 1,000 and 10,000 items, and the index's cold load.
+#   - infra/bench/search_scale.py (BENCH_SCALE=0 skips it): search-items over 1,000 and 50,000 items
+#     (BENCH_SCALE_SIZES) in a fresh store: init, first and warm invocations, CPU, peak RSS, and the
+#     store's SearchVectors time apart; writes target/bench/search_scale.json (seeding 50,000 takes minutes);
 # Prints tables and writes target/bench/lambda.json. Expect 20-25 minutes on a fresh clone (the reference functions build from scratch).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -53,6 +55,9 @@ if [ "${BENCH_LOCAL:-1}" != 0 ]; then
     || echo "==> local_load.py: some check failed (above); the benchmarks go on"
   stop_api
 fi
-[ "${BENCH_SEARCH:-1}" != 0 ] || exit 0
-echo "==> search benchmark"
-cargo bench -p shared --bench search 2>&1 | grep -vE '^\s+(Compiling|Finished|Running)'
+if [ "${BENCH_SCALE:-1}" != 0 ]; then
+  echo "==> search-items over catalogs of ${BENCH_SCALE_SIZES:-1000,50000} items (a fresh store)"
+  stop_moto
+  start_moto "$(free_port)"
+  python infra/bench/search_scale.py
+fi

@@ -104,8 +104,19 @@ SearchVectors, an exact (brute-force) search where AWS's is approximate:
   path whose attribute is not projected returns nothing for it, without an error (not documented).
 - Not emulated: ConsumedCapacity (VectorSearchRequestBytes) is not returned; the 16 MB response cap is
   not checked (TopK <= 100 keeps responses small here); no throttling; no backfilling state.
-- Cost: every search reads and parses the vector of each item that passes the filters (moto keeps
-  numbers as strings), about 0.1-0.2 ms per 256-dimension vector: fine for tests, slow past ~10^4 items.
+- Cost (see "Search state" below; 256 dimensions, this project's 2-core machine, measured by
+  infra/bench/vector_search_check.py timing). moto keeps numbers as strings: each stored vector is
+  parsed once, by the first search that meets it (about 0.15 ms a vector: 50,000 take 6-9 s), into the
+  rows of an f32 matrix (4 bytes a number, beside moto's own objects for each). The index's items,
+  grouped by HASH value, are found by walking the table, again on the first search after a write to an
+  item with a vector attribute (0.15-0.25 s for 50,000 items with a vector and 50,000 without); writes to
+  other items (the rate limiter's, say) do not count. Any other search costs one f32 matrix product
+  over its HASH value's vectors, its inline filters as array comparisons, and _score on about TopK
+  items: 10-15 ms for 50,000 items in one HASH value, where scoring each with _score took 8-12 s.
+  moto's request parsing and response serializer come on top: through boto3, TopK 60 answers in about
+  45 ms with ProjectionExpression pk (as search-items asks) and about 90 ms with every KEYS_ONLY
+  attribute. Answers are the same as scoring every item with _score, to the bit (_nearest says why;
+  vector_search_check.py equivalence checks it against that search).
 """
 
 from __future__ import annotations
@@ -118,6 +129,7 @@ import operator
 import re
 from typing import Any
 
+import numpy as np
 from moto.dynamodb.exceptions import DynamodbException, MockValidationException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
@@ -359,6 +371,7 @@ def update_table(self: DynamoHandler) -> Any:
             table.vector_indexes = existing + [change[1]]
         else:
             table.vector_indexes = [i for i in existing if i["IndexName"] != change[1]]
+        _keep_vector_caches(table)
     # Keep the definitions that the search schemas need (moto replaces table.attr when it is given).
     present = {a["AttributeName"] for a in table.attr}
     table.attr = list(table.attr) + [a for a in kept_attrs if a["AttributeName"] not in present]
@@ -430,7 +443,31 @@ _moto_put_item = Table.put_item
 def put_item(self: Table, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Item:
     if getattr(self, "vector_indexes", None):
         _check_write(self, item_attrs)
+        if "vector_state" in self.__dict__:
+            _touched(self, item_attrs, _current_attrs(self, item_attrs))
     return _moto_put_item(self, item_attrs, *args, **kwargs)
+
+
+def _current_attrs(table: Table, item_attrs: dict[str, Any]) -> Any:
+    """The attributes of the item a put replaces (None: there is none); when the key cannot be read,
+    which moto then rejects, every vector attribute, so the write counts."""
+    try:
+        hash_value = DynamoType(item_attrs[table.hash_key_attr])
+        range_value = DynamoType(item_attrs[table.range_key_attr]) if table.range_key_attr else None
+        current = table.get_item(hash_value, range_value)  # moto's put_item looks it up the same way
+    except Exception:
+        return dict.fromkeys(_vector_attributes(table))
+    return current.attrs if current is not None else None
+
+
+_moto_delete_item = Table.delete_item
+
+
+def delete_item(self: Table, hash_key: DynamoType, range_key: DynamoType | None) -> Item | None:
+    item = _moto_delete_item(self, hash_key, range_key)
+    if item is not None:
+        _touched(self, item.attrs)
+    return item
 
 
 _moto_update_item = DynamoDBBackend.update_item
@@ -442,9 +479,14 @@ def update_item(self: DynamoDBBackend, table_name: str, key: dict[str, Any], *ar
     if table is None or not getattr(table, "vector_indexes", None):
         return _moto_update_item(self, table_name, key, *args, **kwargs)
     hash_value, range_value = self.get_keys_value(table, key)
-    before = copy.deepcopy(table.get_item(hash_value, range_value))
+    current = table.get_item(hash_value, range_value)
+    if current is not None:
+        _forget_vectors(table, current)  # moto may change its vector in place (SET v[3] = :x)
+        _touched(table, current.attrs)
+    before = copy.deepcopy(current)
     records = list(table.stream_shard.items) if table.stream_shard is not None else None
     item = _moto_update_item(self, table_name, key, *args, **kwargs)
+    _touched(table, item.attrs)
     try:
         _check_write(table, item.to_json()["Attributes"])
     except MockValidationException:
@@ -607,6 +649,336 @@ def _score(function: str, query: array.array, vector: array.array, query_norm: f
     return 1.0 - max(-1.0, min(1.0, dot / (query_norm * norm)))
 
 
+# --- Search state ------------------------------------------------------------------------------
+# What a search needs, kept between searches: each vector parsed once, into the rows of an f32 matrix,
+# and the index's items grouped by HASH value, rebuilt after a write that can change them. A search
+# scores its group with one matrix product at f32 and rescores with _score only the items that can be
+# among the best (_nearest), so its answer is a full _score scan's to the bit.
+
+
+class _VectorCache:
+    """The parsed vectors of one attribute at one length, in the rows of an f32 matrix.
+
+    Entries are keyed by id() of moto's DynamoType for the attribute and hold that object, so the id
+    cannot be reused by another value while the entry lives. A write that replaces the attribute
+    (PutItem, BatchWriteItem, TransactWriteItems, PartiQL, an UpdateItem that sets the whole attribute)
+    stores a new object, parsed when a search first meets it. An UpdateItem can also change the list in
+    place (SET v[3] = :x, REMOVE v[0]): update_item forgets the item's vector before moto runs it. Entries
+    no item holds any more (replaced or deleted) are swept when they outnumber the table's items twice.
+    """
+
+    def __init__(self, attribute: str, dims: int):
+        self.attribute = attribute
+        self.dims = dims
+        self.entries: dict[int, tuple[DynamoType, int]] = {}  # id(value) -> (value, row; -1: not a vector)
+        self.matrix = np.zeros((0, dims), dtype=np.float32)
+        self.norms = np.zeros(0, dtype=np.float64)  # math.hypot of each row, as _score computes it
+        self.free: list[int] = []
+        self.used = 0
+        self.views: dict[tuple[str | None, str | None], _View] = {}  # by (HASH attribute, its type)
+
+    def row(self, value: DynamoType) -> int:
+        entry = self.entries.get(id(value))
+        if entry is not None:
+            return entry[1]
+        vector = _vector(value, self.dims)
+        row = -1
+        if vector is not None:
+            if self.free:
+                row = self.free.pop()
+            else:
+                if self.used == len(self.matrix):
+                    capacity = max(64, 2 * len(self.matrix))
+                    self.matrix = np.resize(self.matrix, (capacity, self.dims))
+                    self.norms = np.resize(self.norms, capacity)
+                row = self.used
+                self.used += 1
+            self.matrix[row] = np.frombuffer(vector, dtype=np.float32)
+            self.norms[row] = math.hypot(*vector)
+        self.entries[id(value)] = (value, row)
+        return row
+
+    def forget(self, value: DynamoType) -> None:
+        entry = self.entries.pop(id(value), None)
+        if entry is not None and entry[1] >= 0:
+            self.free.append(entry[1])
+
+    def sweep(self, table: Table, item_count: int) -> None:
+        if len(self.entries) <= 2 * item_count + 1024:
+            return
+        live = {id(item.attrs.get(self.attribute)) for item in _items(table)}
+        for key in [key for key in self.entries if key not in live]:
+            self.forget(self.entries[key][0])
+
+
+class _View:
+    """The items of an index in the table's order, grouped by HASH value (DynamoType equality: same
+    type, same cast_value), each group as (items, their rows in the cache). `writes` is the table's
+    count of writes that touched a vector when it was made: until the next one, no item in the view
+    changes (each has a vector), so a column of one attribute's values, made for an inline filter,
+    stays true too."""
+
+    def __init__(self, writes: int, groups: dict[Any, tuple[list[Item], np.ndarray]]):
+        self.writes = writes
+        self.groups = groups
+        self.columns: dict[tuple[Any, str], tuple[np.ndarray, dict[tuple[str, Any], int]]] = {}
+
+    def column(self, group: Any, attribute: str) -> tuple[np.ndarray, dict[tuple[str, Any], int]]:
+        """The attribute of each item of a group as a code, and the codes by _equality_key (-1: the
+        attribute is missing, or of a type no S, N or B value equals)."""
+        found = self.columns.get((group, attribute))
+        if found is None:
+            lookup: dict[tuple[str, Any], int] = {}
+            codes = []
+            for item in self.groups[group][0]:
+                value = item.attrs.get(attribute)
+                key = None if value is None else _equality_key(value)
+                codes.append(-1 if key is None else lookup.setdefault(key, len(lookup)))
+            found = self.columns[(group, attribute)] = (np.asarray(codes, dtype=np.int64), lookup)
+        return found
+
+
+def _equality_key(value: DynamoType) -> tuple[str, Any] | None:
+    """Equal for two S, N or B values exactly when DynamoType's == holds (same type, same cast_value:
+    a number's Decimal, so 1 and 1.0 are equal); None for the other types."""
+    if value.type in ("S", "B"):
+        return (value.type, value.value)
+    if value.type == "N":
+        return ("N", value.cast_value)
+    return None
+
+
+class _VectorState:
+    """Per table, while it has vector indexes: the caches, by (vector attribute, dimensions), and the
+    count of writes that may have changed what is indexed (a write to or from an item with any vector
+    index's attribute). Writes to other items (no vector before or after) change no index: the items in
+    an index keep their order, and their own attributes are read when a search runs."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+        self.caches: dict[tuple[str, int], _VectorCache] = {}
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _VectorState:
+        # A copied table (moto's backups, its whole-table transaction rollback) holds copies of the items:
+        # no id here is theirs, so the copy starts empty.
+        return _VectorState()
+
+
+def _state(table: Table) -> _VectorState:
+    state = table.__dict__.get("vector_state")
+    if state is None:
+        state = table.__dict__["vector_state"] = _VectorState()
+    return state
+
+
+def _vector_attributes(table: Table) -> set[str]:
+    return {i["VectorAttribute"]["AttributeName"] for i in getattr(table, "vector_indexes", [])}
+
+
+def _touched(table: Table, *attr_maps: Any) -> None:
+    """Counts a write if any of the given items (attribute maps, or None) has a vector attribute."""
+    state = table.__dict__.get("vector_state")
+    if state is None:
+        return
+    vector_attrs = _vector_attributes(table)
+    if any(attrs is not None and any(a in attrs for a in vector_attrs) for attrs in attr_maps):
+        state.writes += 1
+
+
+def _keep_vector_caches(table: Table) -> None:
+    """After UpdateTable: drops the caches no vector index reads any more (all of them with the last one)."""
+    state = table.__dict__.get("vector_state")
+    if state is None:
+        return
+    if not getattr(table, "vector_indexes", None):
+        del table.__dict__["vector_state"]
+        return
+    wanted = {(i["VectorAttribute"]["AttributeName"], i["Dimensions"]) for i in table.vector_indexes}
+    for key in [key for key in state.caches if key not in wanted]:
+        del state.caches[key]
+    for cache in state.caches.values():
+        cache.views.clear()  # a HASH element's type may have changed with the attribute definitions
+    state.writes += 1
+
+
+def _forget_vectors(table: Table, item: Item | None) -> None:
+    state = table.__dict__.get("vector_state")
+    if state is None or item is None:
+        return
+    for cache in state.caches.values():
+        value = item.attrs.get(cache.attribute)
+        if value is not None:
+            cache.forget(value)
+
+
+def _view(table: Table, cache: _VectorCache, hash_attr: str | None, hash_type: str | None) -> _View:
+    """The cache's view for this HASH element, made again when a write may have changed it."""
+    writes = _state(table).writes
+    view = cache.views.get((hash_attr, hash_type))
+    if view is not None and view.writes == writes:
+        return view
+    groups: dict[Any, tuple[list[Item], list[int]]] = {}
+    count = 0
+    vector_attr, entries = cache.attribute, cache.entries
+    plain = hash_type in ("S", "B")  # cast_value is the value itself
+    for item in _items(table):
+        count += 1
+        attrs = item.attrs
+        key = None
+        if hash_attr is not None:
+            value = attrs.get(hash_attr)
+            if value is None or value.type != hash_type:
+                continue  # not in the index
+            key = value.value if plain else value.cast_value
+        vector = attrs.get(vector_attr)
+        if vector is None:
+            continue
+        entry = entries.get(id(vector))
+        row = cache.row(vector) if entry is None else entry[1]
+        if row < 0:
+            continue  # not a list of exactly Dimensions numbers: not in the index
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = ([], [])
+        group[0].append(item)
+        group[1].append(row)
+    cache.sweep(table, count)  # frees only rows of values no item holds: none of them is in a view
+    view = _View(writes, {key: (items, np.asarray(rows, dtype=np.intp)) for key, (items, rows) in groups.items()})
+    cache.views[(hash_attr, hash_type)] = view
+    return view
+
+
+def _indexed(
+    table: Table, cache: _VectorCache, hash_attr: str | None, hash_type: str | None, wanted: list[tuple[str, DynamoType]]
+) -> tuple[Any, np.ndarray]:
+    """The items a search ranks, in the table's order, and their rows in `cache`: those in the index
+    (with the HASH attribute at its declared type and a vector of exactly the index's dimensions)
+    whose attributes equal each wanted value, as `attrs[a] != value` tests it (DynamoType equality)."""
+    view = _view(table, cache, hash_attr, hash_type)
+    rest = list(wanted)
+    key = None
+    if hash_attr is not None:
+        first = next(c for c in wanted if c[0] == hash_attr)  # search_vectors requires one
+        rest.remove(first)
+        if first[1].type != hash_type:
+            return [], np.zeros(0, dtype=np.intp)
+        key = first[1].cast_value
+    if key not in view.groups:
+        return [], np.zeros(0, dtype=np.intp)
+    items, rows = view.groups[key]
+    if not rest:
+        return items, rows
+    # Each S, N or B equality through the view's column of that attribute; any other (a list, say) by
+    # DynamoType's != on the items left.
+    kept = np.ones(len(items), dtype=bool)
+    others = []
+    for attribute, value in rest:
+        wanted_key = _equality_key(value)
+        if wanted_key is None:
+            others.append((attribute, value))
+            continue
+        codes, lookup = view.column(key, attribute)
+        code = lookup.get(wanted_key)
+        if code is None:
+            return [], np.zeros(0, dtype=np.intp)
+        kept &= codes == code
+    chosen = np.flatnonzero(kept)
+    if others:
+        chosen = np.asarray([
+            i for i in chosen.tolist()
+            if not any(attribute not in items[i].attrs or items[i].attrs[attribute] != value for attribute, value in others)
+        ], dtype=np.intp)
+    return _Picked(items, chosen), rows[chosen]
+
+
+class _Picked:
+    """items[chosen[i]] as the i-th element, without building the list (a search reads only its winners)."""
+
+    def __init__(self, items: list[Item], chosen: np.ndarray):
+        self.items = items
+        self.chosen = chosen
+
+    def __len__(self) -> int:
+        return len(self.chosen)
+
+    def __getitem__(self, i: int) -> Item:
+        return self.items[self.chosen[i]]
+
+
+_U32 = 2.0**-24  # unit roundoff of f32
+_U64 = 2.0**-53  # of f64 (Python floats)
+
+
+def _nearest(
+    function: str, query: array.array, query_norm: float, top_k: int, cache: _VectorCache, found: Any, rows: np.ndarray
+) -> list[tuple[float, Item]]:
+    """The top_k of `found` as (score, item), best first, ties in table order: exactly what ranking every
+    item by _score would give, scores included, bit for bit.
+
+    Every dot product q . v is computed at once at f32 (one matrix product; any summation order, FMA or
+    not). Against the f64 sum _score makes of the same f32 numbers, its error is at most
+    (gamma_d(f32) + gamma_d(f64)) * |q| |v| (gamma_d = d u / (1 - d u), the bound of any d-term dot
+    product, with sum |q_i v_i| <= |q| |v|), plus an absolute d * 2^-126 * (1 + |q| + |v|) for f32
+    underflow, flush to zero included. Twice that gives each item an interval that holds its _score,
+    for each distance function (EUCLIDEAN through |q|^2 + |v|^2 - 2 q . v); a product that overflowed
+    f32 gives an unbounded one. U is the top_k-th smallest upper end: an item whose lower end is above U
+    has top_k items strictly better, so only items whose interval reaches U or below are rescored with
+    _score, and those are ranked as the scan ranks them. With scattered scores that is about top_k
+    items; exact ties (duplicate vectors) are scored once per distinct vector.
+    """
+    count = len(rows)
+    if not count:
+        return []
+    dims = cache.dims
+    q = np.frombuffer(query, dtype=np.float32)
+    with np.errstate(all="ignore"):
+        if 2 * count >= cache.used:
+            dots = (cache.matrix[: cache.used] @ q)[rows].astype(np.float64)
+        else:
+            dots = (cache.matrix[rows] @ q).astype(np.float64)
+        norms = cache.norms[rows]
+        gamma = dims * _U32 / (1 - dims * _U32) + dims * _U64 / (1 - dims * _U64)
+        bound = 2 * (gamma * query_norm * norms + dims * 2.0**-126 * (1 + query_norm + norms))
+        if function == "DOT_PRODUCT":
+            low, high = -dots - bound, -dots + bound
+        elif function == "COSINE":
+            scale = query_norm * norms
+            score = 1.0 - np.clip(dots / scale, -1.0, 1.0)
+            slack = bound / scale + 16 * _U64
+            low, high = score - slack, score + slack
+        else:
+            squares = query_norm * query_norm + norms * norms
+            squared = squares - 2 * dots
+            slack = 2 * bound + 16 * _U64 * (squares + 2 * np.abs(dots))
+            low = np.sqrt(np.maximum(squared - slack, 0.0)) * (1 - 16 * _U64)
+            high = np.sqrt(np.maximum(squared + slack, 0.0)) * (1 + 16 * _U64)
+        unbounded = ~(np.isfinite(dots) & np.isfinite(low) & np.isfinite(high))  # clip would hide an inf
+        low[unbounded] = -np.inf
+        high[unbounded] = np.inf
+        # _score's COSINE of a zero vector, or for a zero query, is 1.0 exactly.
+        known = (norms == 0.0) | (query_norm == 0.0) if function == "COSINE" else np.zeros(count, dtype=bool)
+        low[known] = high[known] = 1.0
+        if count > top_k:
+            chosen = np.flatnonzero(low <= np.partition(high, top_k - 1)[top_k - 1])
+        else:
+            chosen = np.arange(count)
+    matrix = cache.matrix
+    by_vector: dict[bytes, float] = {}
+    ranked = []
+    for i in chosen.tolist():
+        if known[i]:
+            score = 1.0
+        else:
+            data = matrix[rows[i]].tobytes()
+            score = by_vector.get(data)
+            if score is None:
+                vector = array.array("f")
+                vector.frombytes(data)
+                score = by_vector[data] = _score(function, query, vector, query_norm)
+        ranked.append((-score if function == "DOT_PRODUCT" else score, i, score))
+    return [(score, found[i]) for _, i, score in heapq.nsmallest(top_k, ranked)]
+
+
 def search_vectors(self: DynamoHandler) -> Any:
     body = self.body
     table_name = body.get("TableName")
@@ -671,27 +1043,18 @@ def search_vectors(self: DynamoHandler) -> Any:
     vector_attr = index["VectorAttribute"]["AttributeName"]
     query_norm = math.hypot(*query)
 
-    def candidates() -> Any:
-        for position, item in enumerate(_items(table)):
-            attrs = item.attrs
-            if hash_attr is not None and (hash_attr not in attrs or attrs[hash_attr].type != attr_types.get(hash_attr)):
-                continue  # not in the index
-            if any(attribute not in attrs or attrs[attribute] != value for attribute, value in wanted):
-                continue
-            vector = _vector(attrs.get(vector_attr), dims)
-            if vector is None:
-                continue  # not in the index
-            score = _score(function, query, vector, query_norm)
-            # heapq.nsmallest: best first, ties in table order.
-            yield (-score if function == "DOT_PRODUCT" else score, position, score, item)
-
-    best = heapq.nsmallest(top_k, candidates(), key=lambda c: (c[0], c[1]))
+    state = _state(table)
+    cache = state.caches.get((vector_attr, dims))
+    if cache is None:
+        cache = state.caches[(vector_attr, dims)] = _VectorCache(vector_attr, dims)
+    found, rows = _indexed(table, cache, hash_attr, attr_types.get(hash_attr), wanted)
+    best = _nearest(function, query, query_norm, top_k, cache, found, rows)
 
     projected = set(table.table_key_attrs) | set(schema) | {vector_attr}
     kind = index["Projection"]["ProjectionType"]
     projected |= set(index["Projection"].get("NonKeyAttributes", []))
     results = []
-    for _, _, score, item in best:
+    for score, item in best:
         if kind == "ALL":
             visible = dict(item.attrs)
         else:
@@ -701,9 +1064,18 @@ def search_vectors(self: DynamoHandler) -> Any:
             shown = visible
         else:
             chosen = [p for p in paths if p[0].split("[")[0] in visible]
-            shown = item.project(chosen).attrs if chosen else {}
+            shown = _named_only(item, {p[0].split("[")[0] for p in chosen}).project(chosen).attrs if chosen else {}
         results.append({"Item": dict(shown), "Score": score})
     return DynamoResult({"SearchResults": results})
+
+
+def _named_only(item: Item, names: set[str]) -> Item:
+    """The item with only the named top-level attributes (the same objects). Item.project converts the
+    whole item to plain JSON first, its vector too; a projection of these names reads nothing else."""
+    small = Item.__new__(Item)
+    small.hash_key, small.range_key = item.hash_key, item.range_key
+    small.attrs = {name: value for name, value in item.attrs.items() if name in names}
+    return small
 
 
 def _items(table: Table) -> Any:
@@ -721,4 +1093,5 @@ def patch_moto() -> None:
     DynamoHandler.search_vectors = search_vectors
     Table.describe = describe
     Table.put_item = put_item
+    Table.delete_item = delete_item
     DynamoDBBackend.update_item = update_item
