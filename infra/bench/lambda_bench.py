@@ -137,11 +137,15 @@ class RuntimeApi:
 
 
 class CountingProxy:
-    """Forwards to moto and counts DynamoDB operations (by X-Amz-Target)."""
+    """Forwards to moto and counts DynamoDB operations (by X-Amz-Target) in `calls`; `timed` also
+    records each one as (operation, start, end), from sending the request upstream to having read the
+    whole answer (perf_counter seconds), so a bench can tell the store's time from the function's."""
 
-    def __init__(self, upstream):
+    def __init__(self, upstream, timeout=30):
         host, port = upstream.split("//", 1)[1].split(":")
         self.calls = []
+        self.timed = []
+        self.lock = threading.Lock()
         proxy = self
 
         class Handler(QuietHandler):
@@ -149,13 +153,18 @@ class CountingProxy:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 target = self.headers.get("X-Amz-Target", "")
-                if target.startswith("DynamoDB"):
-                    proxy.calls.append(target.split(".", 1)[-1])
-                conn = http.client.HTTPConnection(host, int(port), timeout=30)
+                conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                started = time.perf_counter()
                 conn.request("POST", self.path, body=body, headers=headers)
                 upstream_response = conn.getresponse()
                 data = upstream_response.read()
+                ended = time.perf_counter()
+                if target.startswith("DynamoDB"):
+                    operation = target.split(".", 1)[-1]
+                    with proxy.lock:
+                        proxy.calls.append(operation)
+                        proxy.timed.append((operation, started, ended))
                 self.send_response(upstream_response.status)
                 for k, v in upstream_response.getheaders():
                     if k.lower() not in ("content-length", "connection", "transfer-encoding"):
@@ -169,6 +178,12 @@ class CountingProxy:
         self.server = ThreadingServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.port}"
+
+    def take(self):
+        """The timed calls recorded since the last take."""
+        with self.lock:
+            timed, self.timed = self.timed, []
+        return timed
 
     def close(self):
         self.server.shutdown()

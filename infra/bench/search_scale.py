@@ -29,7 +29,6 @@ import random
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 
@@ -38,10 +37,9 @@ sys.path.insert(0, str(ROOT / "infra"))
 sys.path.insert(0, str(ROOT / "infra" / "bench"))
 from lambda_bench import (  # noqa: E402
     ENDPOINT,
-    QuietHandler,
+    CountingProxy,
     ThreadingServer,
     api_event,
-    free_port,
     function_env,
     percentile,
     proc_cpu_seconds,
@@ -71,53 +69,6 @@ def _quiet_handle_error(self, request, client_address):
 ThreadingServer.handle_error = _quiet_handle_error
 
 
-class TimingProxy:
-    """Forwards to moto and records each DynamoDB call: (operation, start, end), from sending the
-    request upstream to having read the whole answer (perf_counter seconds)."""
-
-    def __init__(self, upstream):
-        host, port = upstream.split("//", 1)[1].split(":")
-        self.calls = []
-        self.lock = threading.Lock()
-        proxy = self
-
-        class Handler(QuietHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(length)
-                target = self.headers.get("X-Amz-Target", "")
-                conn = http.client.HTTPConnection(host, int(port), timeout=120)
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                started = time.perf_counter()
-                conn.request("POST", self.path, body=body, headers=headers)
-                upstream_response = conn.getresponse()
-                data = upstream_response.read()
-                ended = time.perf_counter()
-                if target.startswith("DynamoDB"):
-                    with proxy.lock:
-                        proxy.calls.append((target.split(".", 1)[-1], started, ended))
-                self.send_response(upstream_response.status)
-                for k, v in upstream_response.getheaders():
-                    if k.lower() not in ("content-length", "connection", "transfer-encoding"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-                conn.close()
-
-        self.port = free_port()
-        self.server = ThreadingServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def take(self):
-        """The calls recorded since the last take."""
-        with self.lock:
-            calls, self.calls = self.calls, []
-        return calls
-
-    def close(self):
-        self.server.shutdown()
 
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -412,7 +363,7 @@ def main():
     # The sizes take turns, in one store holding them all: what changes between them is only the
     # table searched, not the store's state nor what else runs on the machine meanwhile.
     user = mint(secret, "bench-user", "user", int(time.time()) + 7200)
-    proxy = TimingProxy(ENDPOINT)
+    proxy = CountingProxy(ENDPOINT, timeout=120)
     for run in range(cold_runs):
         print(f"==> cold run {run + 1} of {cold_runs}", flush=True)
         for catalog in catalogs:
