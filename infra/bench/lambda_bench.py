@@ -410,7 +410,8 @@ def main():
 
     if cold:
         cold_runs = int(os.environ.get("BENCH_COLD_RUNS", "20"))
-        measured = [name for name in ("get-item", "list-items", "create-item", "create-order") if name in functions]
+        measured = [name for name in ("get-item", "list-items", "create-item", "create-order", "search-items", "index-worker")
+                    if name in functions]
         cold_functions = [(name, binaries[name], scenarios[name], name) for name in [*references, *measured]]
         for name, row in cold_start.run(cold_functions, env, start_function, stop, cold_runs).items():
             results.setdefault(name, {"function": name}).update(row)
