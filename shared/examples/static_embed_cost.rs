@@ -24,7 +24,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (what, input) in [("query", query), ("item", text.as_str())] {
         let static_ns = per_call(|| black_box(embedder.embed(black_box(input))));
         let hashing_ns = per_call(|| black_box(HashingEmbedder.embed(black_box(input))));
-        println!("{what} embedding: static {static_ns:.0} ns, hashing {hashing_ns:.0} ns ({ROUNDS} rounds each, one core)");
+        println!(
+            "{what} embedding: static {static_ns:.0} ns, hashing {hashing_ns:.0} ns ({ROUNDS} rounds each, one core)"
+        );
     }
 
     for (query, near, far) in [("couch", "Leather sofa", "Desk lamp"), ("coffee cup", "Ceramic mug", "Garden hose")] {

@@ -19,7 +19,7 @@ const HEADER_BYTES: usize = 24;
 const ROW_BYTES: usize = 4 + DIMENSIONS;
 
 pub struct StaticEmbedder {
-    tokenizer: WordPiece,
+    tokenizer: WordPiece<'static>,
     /// `rows × ROW_BYTES`; row i belongs to token id i.
     rows: &'static [u8],
 }
@@ -42,7 +42,7 @@ impl StaticEmbedder {
         Self::parse(BUILTIN_TABLE, BUILTIN_VOCAB)
     }
 
-    pub fn parse(table: &'static [u8], vocab: &str) -> Result<Self, ModelError> {
+    pub fn parse(table: &'static [u8], vocab: &'static str) -> Result<Self, ModelError> {
         let (header, rows) =
             table.split_at_checked(HEADER_BYTES).ok_or(ModelError::Table("shorter than its header"))?;
         let field = |at: usize| u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
