@@ -178,7 +178,7 @@ fn is_cjk(c: char) -> bool {
 mod tests {
     use super::*;
 
-    fn tiny() -> WordPiece {
+    fn tiny() -> WordPiece<'static> {
         WordPiece::parse("[PAD]\n[UNK]\nun\n##aff\n##able\n,\nhello\ncafe\n").expect("vocabulary")
     }
 
