@@ -11,13 +11,17 @@
 //! refuse stops the run with a message naming its id.
 //!
 //! `cargo run --release -p shared --example embed -- static < items.jsonl > vectors.jsonl`
-//! (the embedder: `static`, the default one, or `hashing`).
+//! (the embedder: `static`, the service's, or `hashing`, the baseline the service used before).
 
 use std::io::{self, BufRead, BufWriter, Write};
 
 use serde_json::{Value, json};
 use shared::domain::{Description, ItemName};
-use shared::search::{Embedder, HashingEmbedder, StaticEmbedder, item_text};
+#[path = "support/hashing.rs"]
+mod hashing;
+
+use hashing::HashingEmbedder;
+use shared::search::{Embedder, StaticEmbedder, item_text};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let embedder: Box<dyn Embedder> = match std::env::args().nth(1).as_deref().unwrap_or("static") {

@@ -6,7 +6,11 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use shared::search::{Embedder, HashingEmbedder, StaticEmbedder, dot, item_text};
+#[path = "support/hashing.rs"]
+mod hashing;
+
+use hashing::HashingEmbedder;
+use shared::search::{Embedder, StaticEmbedder, dot, item_text};
 
 const ROUNDS: u32 = 20_000;
 

@@ -23,7 +23,7 @@ use crate::repository::{
     DynamoVectorRepository,
 };
 use crate::scope::Scope;
-use crate::search::{HashingEmbedder, StaticEmbedder, TextEmbedder};
+use crate::search::{StaticEmbedder, TextEmbedder};
 use crate::service::{
     IndexNotifier, Indexer, IndexerOverDynamo, ItemService, OrderService, ProfileService, RateLimiter, ReplayService,
     SearchService,
@@ -247,10 +247,9 @@ impl App {
     }
 }
 
-/// `EMBEDDER=static` (default), `hashing`, or `bedrock` (needs the `bedrock` cargo feature).
+/// `EMBEDDER=static` (default) or `bedrock` (needs the `bedrock` cargo feature).
 fn embedder_for(config: &Config, aws: &aws_types::SdkConfig) -> Result<TextEmbedder, Error> {
     match &config.embedder {
-        EmbedderChoice::Hashing => Ok(TextEmbedder::Hashing(HashingEmbedder)),
         EmbedderChoice::Static => Ok(TextEmbedder::Static(StaticEmbedder::builtin()?)),
         #[cfg(feature = "bedrock")]
         EmbedderChoice::Bedrock { model_id } => Ok(TextEmbedder::Bedrock(

@@ -52,7 +52,6 @@ impl CacheConfig {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EmbedderChoice {
-    Hashing,
     Static,
     Bedrock { model_id: String },
 }
@@ -139,12 +138,11 @@ impl Config {
             attribute: optional("VECTOR_ATTRIBUTE").unwrap_or(defaults.attribute),
         };
         let embedder = match optional("EMBEDDER").as_deref().unwrap_or("static") {
-            "hashing" => EmbedderChoice::Hashing,
             "static" => EmbedderChoice::Static,
             "bedrock" => EmbedderChoice::Bedrock {
                 model_id: optional("BEDROCK_MODEL_ID").unwrap_or_else(|| "amazon.titan-embed-text-v2:0".to_owned()),
             },
-            other => return Err(ConfigError(format!("EMBEDDER must be static, hashing or bedrock, not {other:?}"))),
+            other => return Err(ConfigError(format!("EMBEDDER must be static or bedrock, not {other:?}"))),
         };
         let rate_limits = match optional("RATE_LIMITS") {
             Some(raw) => RateRules::parse(&raw).map_err(|e| ConfigError(format!("RATE_LIMITS: {e}")))?,

@@ -1,6 +1,6 @@
 //! The embedder a deployment runs: an in-process one, or (cargo feature `bedrock`) a hosted model.
 
-use super::embedder::{DIMENSIONS, EmbedError, Embedder, HashingEmbedder};
+use super::embedder::{DIMENSIONS, EmbedError, Embedder};
 use super::static_embedder::StaticEmbedder;
 
 /// The embedder a deployment uses, chosen by configuration (`EMBEDDER`). Switching embedders
@@ -9,8 +9,6 @@ pub enum TextEmbedder {
     /// In-process static word-piece embeddings distilled from all-MiniLM-L6-v2 (`EMBEDDER=static`):
     /// the default, and what tests and local runs use.
     Static(StaticEmbedder),
-    /// In-process feature hashing of words and trigrams (`EMBEDDER=hashing`): spelling, not meaning.
-    Hashing(HashingEmbedder),
     /// Amazon Bedrock Titan Text Embeddings V2 (cargo feature `bedrock`).
     #[cfg(feature = "bedrock")]
     Bedrock(super::bedrock::BedrockEmbedder),
@@ -21,7 +19,6 @@ impl TextEmbedder {
     /// another embedder is replaced even at the same item version.
     pub fn id(&self) -> String {
         match self {
-            TextEmbedder::Hashing(_) => format!("hashing/{DIMENSIONS}"),
             TextEmbedder::Static(_) => format!("static-minilm-l6-i8/{DIMENSIONS}"),
             #[cfg(feature = "bedrock")]
             TextEmbedder::Bedrock(embedder) => format!("bedrock:{}/{DIMENSIONS}", embedder.model_id()),
@@ -30,7 +27,6 @@ impl TextEmbedder {
 
     pub async fn embed(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
         match self {
-            TextEmbedder::Hashing(embedder) => Ok(embedder.embed(text)),
             TextEmbedder::Static(embedder) => Ok(embedder.embed(text)),
             #[cfg(feature = "bedrock")]
             TextEmbedder::Bedrock(embedder) => embedder.embed(text).await,

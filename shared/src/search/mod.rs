@@ -10,7 +10,7 @@ mod titan;
 mod wordpiece;
 
 pub use choice::TextEmbedder;
-pub use embedder::{DIMENSIONS, EmbedError, Embedder, HashingEmbedder, dot, item_text};
+pub use embedder::{DIMENSIONS, EmbedError, Embedder, dot, item_text};
 pub use shelf::{DRAFTS, Filing, PUBLIC, Slice, VectorIndexConfig, visible_slices};
 pub use static_embedder::{ModelError, StaticEmbedder};
 pub use titan::{TitanRequest, TitanResponse};
