@@ -14,12 +14,15 @@
 #   - infra/bench/search_scale.py (BENCH_SCALE=0 skips it): search-items over 1,000 and 50,000 items
 #     (BENCH_SCALE_SIZES) in a fresh store: init, first and warm invocations, CPU, peak RSS, and the
 #     store's SearchVectors time apart; writes target/bench/search_scale.json (seeding 50,000 takes minutes);
+#   - the embedder's CPU per query and per item (shared/examples/static_embed_cost.rs), and search
+#     relevance on Cranfield (infra/bench/relevance.py; BENCH_RELEVANCE=0 skips it, =all adds MiniLM);
 # Prints tables and writes target/bench/lambda.json. Expect 20-25 minutes on a fresh clone (the reference functions build from scratch).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 ensure_venv
+ensure_model
 start_moto "$(free_port)"
 echo "==> commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores"
 if [ "${BENCH_ARM64:-1}" != 0 ]; then
@@ -59,4 +62,15 @@ if [ "${BENCH_SCALE:-1}" != 0 ]; then
   stop_moto
   start_moto "$(free_port)"
   python infra/bench/search_scale.py
+fi
+echo "==> the embedder: build once per container, CPU per query and per item embedding"
+cargo run --release --quiet -p shared --example static_embed_cost
+if [ "${BENCH_RELEVANCE:-1}" != 0 ]; then
+  # The whole table, MiniLM run in numpy included, with BENCH_RELEVANCE=all (~5 more minutes).
+  echo "==> search relevance on Cranfield (infra/bench/relevance.py)"
+  venv_from "$ROOT/.venv-bench" "$ROOT/infra/requirements-bench.txt" "the relevance bench's packages"
+  embedders="static,hashing,bm25,bm25-stem,static-256,hybrid-static+hashing"
+  [ "${BENCH_RELEVANCE:-1}" = all ] && embedders=""
+  "$ROOT/.venv-bench/bin/python" infra/bench/relevance.py ${embedders:+--embedders "$embedders"} \
+    --json target/bench/relevance.json
 fi

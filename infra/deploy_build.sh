@@ -13,6 +13,7 @@ cd "$ROOT"
 ensure_venv
 ensure_zig
 ensure_sam
+ensure_model
 export SAM_CLI_TELEMETRY=0
 started=$(date +%s)
 echo "==> sam build"

@@ -21,6 +21,8 @@ if [ "$(curl -s -H "authorization: Bearer $TOKEN" "$API/api/items?limit=1&fields
   for item in \
     '{"name":"Desk lamp","description":"Warm white, dimmable","status":"active","price":4999,"stock":12}' \
     '{"name":"Notebook","status":"active","price":450,"stock":200}' \
+    '{"name":"Leather sofa","description":"Three seats, cognac brown","status":"active","price":89900,"stock":2}' \
+    '{"name":"Ceramic mug","description":"350 ml, dishwasher safe","status":"active","price":1400,"stock":40}' \
     '{"name":"Fountain pen","status":"draft","price":8900,"stock":3}' \
     '{"name":"Old stapler","status":"archived","price":1200,"stock":0}'; do
     curl -s -o /dev/null -X POST "$API/api/items" -H "authorization: Bearer $TOKEN" \
@@ -42,7 +44,7 @@ TOKEN is user "dev-user" (read, write own items); moderators and admins may also
   curl -s -X POST '$API/api/items' -H "authorization: Bearer \$TOKEN" \\
        -H 'content-type: application/json' -d '{"name":"Mug","price":1200,"stock":5}'
 
-  curl -s -H "authorization: Bearer \$TOKEN" '$API/api/items/search?q=desk+lamp'
+  curl -s -H "authorization: Bearer \$TOKEN" '$API/api/items/search?q=couch'    # finds the Leather sofa
 
 Other tokens: python3 infra/mint_token.py --sub alice --role admin --ttl 3600
 Ctrl-C stops the API and moto.

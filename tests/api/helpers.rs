@@ -137,13 +137,13 @@ async fn spawn_configured(
         cursor_secret: Secret::new(DEV_SECRET),
         index_queue_url: Some(queue_url.clone()),
         vector_index: shared::config::VectorIndexConfig::default(),
-        embedder: shared::config::EmbedderChoice::Hashing,
+        embedder: shared::config::EmbedderChoice::Static,
         rate_limits,
         rate_limit_fail_open: true,
         cors_allowed_origins: vec!["https://app.example".to_owned()],
         cache,
     };
-    let app = App::new(&config, dynamo.clone(), shared::app::sqs_client(&aws, &Exporter::to_log()), hashing());
+    let app = App::new(&config, dynamo.clone(), shared::app::sqs_client(&aws, &Exporter::to_log()), embedder());
     Arc::new(TestApp { app, dynamo, sqs, table, queue_url, config, calls, aws })
 }
 
@@ -294,8 +294,11 @@ async fn create_table(
     Ok(())
 }
 
-fn hashing() -> shared::search::TextEmbedder {
-    shared::search::TextEmbedder::Hashing(shared::search::HashingEmbedder)
+/// The default embedder (`EMBEDDER=static`), as every function that embeds builds it.
+fn embedder() -> shared::search::TextEmbedder {
+    shared::search::TextEmbedder::Static(
+        shared::search::StaticEmbedder::builtin().expect("the built-in embedding table parses"),
+    )
 }
 
 pub fn token(sub: &str, role: &str) -> String {
@@ -531,7 +534,7 @@ impl TestApp {
     /// Another container whose item cache is configured as `cache`.
     pub fn container_with_cache(&self, cache: CacheConfig) -> App {
         let config = Config { cache, ..self.config.clone() };
-        App::new(&config, self.dynamo.clone(), shared::app::sqs_client(&self.aws, &Exporter::to_log()), hashing())
+        App::new(&config, self.dynamo.clone(), shared::app::sqs_client(&self.aws, &Exporter::to_log()), embedder())
     }
 
     /// A fault proxy in front of moto, and a container of every function whose AWS calls pass
@@ -560,7 +563,7 @@ impl TestApp {
             &self.config,
             shared::app::dynamo_client(&aws, &Exporter::to_log()),
             shared::app::sqs_client(&aws, &Exporter::to_log()),
-            hashing(),
+            embedder(),
         )
     }
 
@@ -571,7 +574,7 @@ impl TestApp {
             &self.config,
             shared::app::dynamo_client(&self.aws, xray),
             shared::app::sqs_client(&self.aws, xray),
-            hashing(),
+            embedder(),
         )
     }
 
@@ -580,7 +583,7 @@ impl TestApp {
     pub fn container_intercepting_sqs(&self, interceptor: impl Intercept + 'static) -> App {
         let sqs = shared::app::sqs_client(&self.aws, &Exporter::to_log());
         let sqs = aws_sdk_sqs::Client::from_conf(sqs.config().to_builder().interceptor(interceptor).build());
-        App::new(&self.config, self.dynamo.clone(), sqs, hashing())
+        App::new(&self.config, self.dynamo.clone(), sqs, embedder())
     }
 
     /// Sends `call` to the function serving its route in `container`.
@@ -598,7 +601,7 @@ impl TestApp {
                 aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"),
             ))
             .build();
-        App::new(&self.config, self.dynamo.clone(), shared::app::sqs_client(&dead, &Exporter::to_log()), hashing())
+        App::new(&self.config, self.dynamo.clone(), shared::app::sqs_client(&dead, &Exporter::to_log()), embedder())
     }
 
     /// Sends a raw message body to this test's index queue.

@@ -52,6 +52,70 @@ async fn results_come_best_first_with_the_exact_title_on_top() {
     assert!(scores.windows(2).all(|pair| pair[0] >= pair[1]), "descending: {scores:?}");
 }
 
+/// A household catalogue whose names share few words: meaning is all that links a query to most.
+const CATALOGUE: [&str; 12] = [
+    "Leather sofa",
+    "Ceramic mug",
+    "Desk lamp",
+    "Garden hose",
+    "Copper kettle",
+    "Oak bookshelf",
+    "Wool blanket",
+    "Running shoes",
+    "Cast iron skillet",
+    "Bath towel",
+    "Wall clock",
+    "Pillow",
+];
+
+/// Lower-cased words and their character trigrams: what a spelling-based search can match on.
+fn spellings(text: &str) -> std::collections::HashSet<String> {
+    let words: Vec<String> =
+        text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+    let trigrams = words.iter().flat_map(|w| {
+        let chars: Vec<char> = w.chars().collect();
+        chars.windows(3).map(|t| t.iter().collect::<String>()).collect::<Vec<_>>()
+    });
+    words.iter().cloned().chain(trigrams).collect()
+}
+
+#[tokio::test]
+async fn a_query_finds_the_item_it_means_with_no_word_or_trigram_in_common() {
+    let app = spawn_app().await;
+    let mut ids = std::collections::HashMap::new();
+    for name in CATALOGUE {
+        ids.insert(name, id_of(&active(&app, "alice", name).await));
+    }
+    app.run_index_worker().await;
+
+    for (query, meant) in [
+        ("couch", "Leather sofa"),
+        ("coffee cup", "Ceramic mug"),
+        ("frying pan", "Cast iron skillet"),
+        ("sneakers", "Running shoes"),
+    ] {
+        assert!(spellings(query).is_disjoint(&spellings(meant)), "{query:?} and {meant:?} share a spelling");
+        let found = found_ids(&app, search(query)).await;
+        assert_eq!(found.first(), Some(&ids[meant]), "{query:?} should find {meant:?} first");
+    }
+}
+
+#[tokio::test]
+async fn every_item_ranks_first_for_its_own_name() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for name in CATALOGUE.iter().chain(&["Leather armchair", "Ceramic teapot", "Desk organiser", "Oak desk"]) {
+        ids.push((*name, id_of(&active(&app, "alice", name).await)));
+    }
+    app.run_index_worker().await;
+
+    for (name, id) in ids {
+        let reply = app.send(search(name)).await;
+        assert_eq!(reply.body["data"][0]["id"], id.as_str(), "{name:?}: {:?}", reply.body["data"]);
+        assert!(reply.body["data"][0]["score"].as_f64().unwrap() > 0.99, "its own name scores about 1");
+    }
+}
+
 #[tokio::test]
 async fn renaming_and_deleting_update_the_index() {
     let app = spawn_app().await;
@@ -91,9 +155,9 @@ async fn other_users_drafts_are_never_returned() {
 #[tokio::test]
 async fn a_poison_message_fails_alone() {
     let app = spawn_app().await;
-    active(&app, "alice", "First").await;
+    let kettle = id_of(&active(&app, "alice", "Copper kettle").await);
     app.send_to_index_queue("{ not json").await;
-    active(&app, "alice", "Second").await;
+    let hose = id_of(&active(&app, "alice", "Garden hose").await);
 
     let event = app.receive_index_batch().await;
     assert_eq!(event.records.len(), 3);
@@ -103,9 +167,10 @@ async fn a_poison_message_fails_alone() {
 
     let failed: Vec<_> = response.batch_item_failures.iter().map(|f| Some(f.item_identifier.clone())).collect();
     assert_eq!(failed, [poison_id], "exactly the poison message is reported");
-    let first = found_ids(&app, search("first")).await;
-    let second = found_ids(&app, search("second")).await;
-    assert_eq!((first.len(), second.len()), (1, 1), "both good messages were processed, and only they match");
+    let by_kettle = found_ids(&app, search("copper kettle")).await;
+    let by_hose = found_ids(&app, search("garden hose")).await;
+    assert_eq!((by_kettle.first(), by_hose.first()), (Some(&kettle), Some(&hose)), "both good messages were processed");
+    assert_eq!(app.send(Call::fixture_as_is("reindex.ok")).await.body["data"]["enqueued"], 0, "nothing left unindexed");
 }
 
 #[tokio::test]
@@ -166,11 +231,12 @@ async fn bad_search_parameters_are_400() {
 /// The exact ranking the index must reproduce: cosine similarity of the embedder's vectors, best
 /// first, none below the service's floor. (The local index is exact; AWS's is approximate.)
 fn exact_ranking(query: &str, items: &[(String, &str)], limit: usize) -> Vec<(String, f32)> {
-    use shared::search::{Embedder, HashingEmbedder, dot, item_text};
-    let query = HashingEmbedder.embed(query);
+    use shared::search::{Embedder, StaticEmbedder, dot, item_text};
+    let embedder = StaticEmbedder::builtin().expect("the built-in embedding table parses");
+    let query = embedder.embed(query);
     let mut scored: Vec<(String, f32)> = items
         .iter()
-        .map(|(id, name)| (id.clone(), dot(&query, &HashingEmbedder.embed(&item_text(name, "")))))
+        .map(|(id, name)| (id.clone(), dot(&query, &embedder.embed(&item_text(name, "")))))
         .filter(|(_, score)| *score >= shared::service::MIN_SCORE)
         .collect();
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));

@@ -5,9 +5,13 @@ pub mod bedrock;
 mod choice;
 mod embedder;
 mod shelf;
+mod static_embedder;
 mod titan;
+mod wordpiece;
 
 pub use choice::TextEmbedder;
-pub use embedder::{DIMENSIONS, EmbedError, Embedder, HashingEmbedder, dot, item_text};
+pub use embedder::{DIMENSIONS, EmbedError, Embedder, dot, item_text};
 pub use shelf::{DRAFTS, Filing, PUBLIC, Slice, VectorIndexConfig, visible_slices};
+pub use static_embedder::{ModelError, StaticEmbedder};
 pub use titan::{TitanRequest, TitanResponse};
+pub use wordpiece::{VocabError, WordPiece};
