@@ -5,6 +5,9 @@
 #     first and warm invocation latency, CPU per warm invocation, peak RSS, DynamoDB calls per request;
 #     then cold starts as billed (TLS to the store, CPU quota of the memory size) against two reference
 #     functions it builds (BENCH_COLD=0 skips them);
+#   - infra/bench/heat.py (BENCH_HEAT=0 skips it): the DynamoDB partition key values a mixed load touches
+#     and the units it spends there, through a proxy that reads the key schemas; the capacity model at
+#     1k/10k/100k requests/s and the cost per million requests;
 #   - infra/bench/warm_cost.py (with valgrind; BENCH_WARM=0 skips it): instructions and CPU per warm
 #     GET of get-item against the two reference functions, the figure the warm-CPU target is set in;
 #   - infra/bench/local_stack.py: latency through `cargo lambda watch` and 200 concurrent orders, then
@@ -38,6 +41,10 @@ fi
 echo "==> release build (x86_64)"
 cargo build --release --workspace --bins 2>&1 | grep -vE '^\s+(Compiling|Finished)' || true
 python infra/bench/lambda_bench.py
+if [ "${BENCH_HEAT:-1}" != 0 ]; then
+  echo "==> partition heat and the capacity model (infra/bench/heat.py)"
+  python infra/bench/heat.py
+fi
 if [ "${BENCH_WARM:-1}" != 0 ] && command -v valgrind >/dev/null; then
   echo "==> instructions and CPU per warm GET (callgrind)"
   python infra/bench/warm_cost.py

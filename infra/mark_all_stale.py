@@ -6,13 +6,16 @@ other records; an item deleted meanwhile is skipped, not recreated. Safe to run 
                                                  AWS_ENDPOINT_URL for moto)
 """
 
+import pathlib
 import sys
 
 import boto3
 from boto3.dynamodb.conditions import Attr
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from shards import pending_partition  # noqa: E402
+
 ITEM_SK = "ITEM"
-PENDING = "PENDING"
 
 
 def mark_all_stale(table) -> int:
@@ -26,7 +29,7 @@ def mark_all_stale(table) -> int:
                     Key={"pk": key["pk"], "sk": key["sk"]},
                     UpdateExpression="SET index_pending = :pending",
                     ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues={":pending": PENDING},
+                    ExpressionAttributeValues={":pending": pending_partition(key["pk"].removeprefix("ITEM#"))},
                 )
                 marked += 1
             except table.meta.client.exceptions.ConditionalCheckFailedException:

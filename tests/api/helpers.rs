@@ -746,3 +746,37 @@ async fn dispatch(app: &App, call: Call) -> Reply {
 pub fn id_of(item: &Value) -> String {
     item["id"].as_str().expect("item has an id").to_owned()
 }
+
+/// `count` copies of the stored item `template`, under new ids that all fall in one listing shard
+/// (a hot shard, as a skewed catalog would make one), priced `price(n)`. Returns their ids.
+pub async fn copies_in_one_shard(app: &TestApp, template: &str, count: u64, price: impl Fn(u64) -> u64) -> Vec<String> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use shared::repository::keys;
+    let key = HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(format!("ITEM#{template}"))),
+        ("sk".to_owned(), AttributeValue::S("ITEM".to_owned())),
+    ]);
+    let stored = app.dynamo.get_item().table_name(&app.table).set_key(Some(key)).send().await.unwrap().item.unwrap();
+    let status = stored["status"].as_s().unwrap().clone();
+    let shard = keys::shard_of(ItemId::new(Timestamp::now()));
+    let mut ids = Vec::new();
+    while (ids.len() as u64) < count {
+        let id = ItemId::new(Timestamp::now());
+        if keys::shard_of(id) != shard {
+            continue;
+        }
+        let n = ids.len() as u64;
+        let price = shared::domain::Money::new(price(n)).unwrap();
+        let mut record = stored.clone();
+        let text = |value: String| AttributeValue::S(value);
+        record.insert("pk".to_owned(), text(keys::item_pk(id)));
+        record.insert("id".to_owned(), text(id.to_string()));
+        record.insert("list_pk".to_owned(), text(keys::list_partition(shard)));
+        record.insert("status_pk".to_owned(), text(format!("ITEM#STATUS#{status}#{shard:02}")));
+        record.insert("price".to_owned(), AttributeValue::N(price.get().to_string()));
+        record.insert("price_sk".to_owned(), text(keys::price_sort_key(price, id)));
+        app.dynamo.put_item().table_name(&app.table).set_item(Some(record)).send().await.unwrap();
+        ids.push(id.to_string());
+    }
+    ids
+}

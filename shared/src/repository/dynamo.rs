@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::batch::{BatchRead, batch_get};
 use super::error::{cancelled, classify, failed};
 use super::keys;
+use super::listing::{ListRequest, VisibilityFilter, merged_page};
 use super::put::{Condition, Put, put_if};
 use super::records::ItemRecord;
 use super::replays::{put_record, stored_replay};
@@ -19,8 +20,8 @@ use super::settle::{settle, single_attempt};
 use super::transact::{Refused, busy, condition_failed, ours, put_new, transact};
 use super::{ItemRepository, StoreError, WriteGuard, WriteToken};
 use crate::domain::{
-    FieldSet, Item, ItemField, ItemId, ItemStatus, ItemView, ItemWrite, ListQuery, Page, PagePosition, Precondition,
-    ReplayRecord, SortOrder, Timestamp, Written,
+    FieldSet, Item, ItemField, ItemId, ItemView, ItemWrite, ListQuery, Page, Precondition, ReplayRecord, Timestamp,
+    Written,
 };
 
 #[derive(Clone)]
@@ -84,69 +85,13 @@ impl ItemRepository for DynamoItemRepository {
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<ItemView>, StoreError> {
-        let index = keys::list_index(query);
         let requested = query.fields.unwrap_or_else(FieldSet::all);
-        // The next cursor is built from the last item's id and price, so always read those.
+        // The merge and the next cursor use each item's id and price, so always read those.
         let projection = Projection::of(requested.with(ItemField::Id).with(ItemField::Price));
-        let page_size = usize::from(query.limit.get());
         let filter = VisibilityFilter::for_query(query);
-        // Unfiltered, every row read is returned, so one row beyond the page tells whether another
-        // page exists. Filtered, read more per call so one call usually fills the page.
-        let read_limit = if filter.is_some() { (page_size + 1) * 4 } else { page_size + 1 };
-        let mut start = match query.after {
-            Some(position) => Some(keys::start_key(&index, position).ok_or_else(|| StoreError::Failed {
-                context: "cursor position lacks the price its index sorts by",
-                source: "bad cursor position".into(),
-            })?),
-            None => None,
-        };
-
-        let mut views: Vec<ItemView> = Vec::new();
-        let mut resume_after = None;
-        for _ in 0..MAX_QUERY_CALLS_PER_PAGE {
-            let mut names = projection.names.clone();
-            names.insert("#partition".to_owned(), index.partition_attribute.to_owned());
-            let mut values =
-                HashMap::from([(":partition".to_owned(), AttributeValue::S(index.partition_value.clone()))]);
-            let mut request = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(index.name)
-                .key_condition_expression("#partition = :partition")
-                .projection_expression(&projection.expression)
-                .scan_index_forward(query.order == SortOrder::Asc)
-                .limit(i32::try_from(read_limit).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start.take());
-            if let Some(filter) = &filter {
-                names.extend(filter.names.clone());
-                values.extend(filter.values.clone());
-                request = request.filter_expression(filter.expression);
-            }
-            let output = request
-                .set_expression_attribute_names(Some(names))
-                .set_expression_attribute_values(Some(values))
-                .send()
-                .await
-                .map_err(|err| classify(err.into_service_error(), "query items"))?;
-            let batch: Vec<ItemView> =
-                serde_dynamo::from_items(output.items.unwrap_or_default()).map_err(failed("decode items"))?;
-            views.extend(batch);
-            resume_after = output.last_evaluated_key;
-            if views.len() > page_size || resume_after.is_none() {
-                break;
-            }
-            start = resume_after.clone();
-        }
-
-        let next = if views.len() > page_size {
-            views.truncate(page_size);
-            views.last().map(position_of).transpose()?
-        } else {
-            // The page is short (filtered rows, or the per-page call budget ran out): resume after
-            // the last row DynamoDB evaluated, returned or not.
-            resume_after.as_ref().and_then(keys::position_of_key)
-        };
+        let request =
+            ListRequest { query, projection: (&projection.expression, &projection.names), filter: filter.as_ref() };
+        let (mut views, next) = merged_page(&self.client, &self.table, &request).await?;
         for view in &mut views {
             view.retain(requested);
         }
@@ -171,7 +116,7 @@ impl ItemRepository for DynamoItemRepository {
         }
         if let Some(status) = patch.status {
             write.set("status", &status)?;
-            write.set(keys::STATUS_PK, &keys::status_partition(status))?;
+            write.set(keys::STATUS_PK, &keys::status_partition(status, keys::shard_of(id)))?;
         }
         if let Some(price) = patch.price {
             write.set("price", &price)?;
@@ -181,7 +126,7 @@ impl ItemRepository for DynamoItemRepository {
             write.set("stock", &stock)?;
         }
         write.set("updated_at", &now)?;
-        write.set(keys::INDEX_PENDING, &keys::PENDING)?;
+        write.set(keys::INDEX_PENDING, &keys::pending_partition(keys::shard_of(id)))?;
         write.set(keys::WRITE_TOKEN, &token.as_str())?;
         write.values.insert(":one".to_owned(), AttributeValue::N("1".to_owned()));
         write.names.insert("#version".to_owned(), "version".to_owned());
@@ -237,7 +182,8 @@ impl ItemRepository for DynamoItemRepository {
         // Ids are never reused, so the tombstone is new, unless this very delete already landed.
         let mut tombstone = keys::item_tombstone_key(id);
         tombstone.insert(keys::ID.to_owned(), AttributeValue::S(id.to_string()));
-        tombstone.insert(keys::INDEX_PENDING.to_owned(), AttributeValue::S(keys::PENDING.to_owned()));
+        tombstone
+            .insert(keys::INDEX_PENDING.to_owned(), AttributeValue::S(keys::pending_partition(keys::shard_of(id))));
         tombstone.insert(keys::WRITE_TOKEN.to_owned(), AttributeValue::S(token.as_str().to_owned()));
         let writes = vec![TransactWriteItem::builder().delete(delete).build(), put_new(&self.table, tombstone)?];
         match transact(&self.client, writes, &token, 0, "delete item").await {
@@ -291,31 +237,6 @@ fn why_condition_failed(old_item: Option<HashMap<String, AttributeValue>>, guard
     match &guard.owner {
         Some(owner) if old_owner != Some(owner.as_str()) => StoreError::NotFound,
         _ => StoreError::PreconditionFailed,
-    }
-}
-
-/// Non-staff callers see other users' items only when they are not drafts.
-struct VisibilityFilter {
-    expression: &'static str,
-    names: HashMap<String, String>,
-    values: HashMap<String, AttributeValue>,
-}
-
-impl VisibilityFilter {
-    fn for_query(query: &ListQuery) -> Option<Self> {
-        let viewer = query.drafts_of.as_ref()?;
-        let mut names = HashMap::from([("#owner_id".to_owned(), "owner_id".to_owned())]);
-        let mut values = HashMap::from([(":viewer".to_owned(), AttributeValue::S(viewer.as_str().to_owned()))]);
-        let expression = match query.status {
-            Some(ItemStatus::Draft) => "#owner_id = :viewer",
-            Some(_) => return None,
-            None => {
-                names.insert("#status".to_owned(), "status".to_owned());
-                values.insert(":draft".to_owned(), AttributeValue::S(ItemStatus::Draft.as_str().to_owned()));
-                "#status <> :draft OR #owner_id = :viewer"
-            }
-        };
-        Some(Self { expression, names, values })
     }
 }
 
@@ -395,13 +316,3 @@ impl ConditionalWrite {
 fn to_value(value: &impl Serialize) -> Result<AttributeValue, StoreError> {
     serde_dynamo::to_attribute_value(value).map_err(failed("encode attribute"))
 }
-
-fn position_of(view: &ItemView) -> Result<PagePosition, StoreError> {
-    match (view.id, view.price) {
-        (Some(id), Some(price)) => Ok(PagePosition { id, price: Some(price) }),
-        _ => Err(StoreError::Failed { context: "stored item lacks id or price", source: "bad record".into() }),
-    }
-}
-
-/// Bounds the DynamoDB calls one page may take when a filter or the 1 MB read limit leaves pages short.
-const MAX_QUERY_CALLS_PER_PAGE: usize = 3;

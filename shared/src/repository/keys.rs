@@ -29,13 +29,38 @@ pub const PROFILE_SK: &str = "PROFILE";
 /// The [`WriteToken`](super::WriteToken) of the last write to a record.
 pub const WRITE_TOKEN: &str = "write_token";
 pub const INDEX_PENDING: &str = "index_pending";
-pub const PENDING: &str = "PENDING";
+const PENDING: &str = "PENDING";
 pub const ITEMS_PENDING_INDEX: &str = "items_pending_index";
 /// Left by a delete (in the same transaction) until the worker removes the item's vector.
 pub const TOMBSTONE_SK: &str = "DELETED";
 pub const VECTOR_SK: &str = "VECTOR";
 pub const ITEM_SK: &str = "ITEM";
-pub const ALL_ITEMS: &str = "ITEM";
+
+/// Every item-wide index key is spread over this many partition key values, by a hash of the item
+/// id: one value takes at most ~1,000 write units per second, and every item write (an order's stock
+/// change included) writes each listing index. A listing reads all shards and merges them.
+/// Changing it re-keys every item (infra/reshard.py).
+pub const SHARDS: u8 = 16;
+
+/// The shard an item's index keys live in: fixed for its life (ids never change).
+pub fn shard_of(id: ItemId) -> u8 {
+    // FNV-1a over the id's text: stable across releases and platforms, unlike std's hasher.
+    let hash = id
+        .to_string()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
+    (hash % u64::from(SHARDS)) as u8
+}
+
+/// `list_pk` of an item in `shard`: the "all items" indexes' partition.
+pub fn list_partition(shard: u8) -> String {
+    format!("ITEM#SHARD#{shard:02}")
+}
+
+/// `index_pending` of a record in `shard`: the pending-index GSI's partition.
+pub fn pending_partition(shard: u8) -> String {
+    format!("{PENDING}#{shard:02}")
+}
 
 pub fn item_pk(id: ItemId) -> String {
     format!("{ITEM_PREFIX}{id}")
@@ -96,8 +121,9 @@ pub fn idempotency_key(scope: &str, user: &OwnerId, client_key: &str) -> HashMap
     key(format!("IDEMPOTENCY#{scope}#{}:{user}#{client_key}", user.len()), "IDEMPOTENCY")
 }
 
-pub fn status_partition(status: ItemStatus) -> String {
-    format!("ITEM#STATUS#{}", status.as_str())
+/// `status_pk` of an item in `shard`: the "items by status" indexes' partition.
+pub fn status_partition(status: ItemStatus, shard: u8) -> String {
+    format!("ITEM#STATUS#{}#{shard:02}", status.as_str())
 }
 
 /// 16 digits hold every price up to 2^53 - 1, so string order equals numeric order.
@@ -114,12 +140,13 @@ pub fn item_key(id: ItemId) -> HashMap<String, AttributeValue> {
     key(item_pk(id), ITEM_SK)
 }
 
-/// A global secondary index that serves one shape of list query.
+/// A global secondary index that serves one shape of list query, spread over [`SHARDS`] partitions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListIndex {
     pub name: &'static str,
     pub partition_attribute: &'static str,
-    pub partition_value: String,
+    /// One per shard, in shard order.
+    pub partitions: Vec<String>,
     pub sort_attribute: &'static str,
 }
 
@@ -130,36 +157,31 @@ pub fn list_index(query: &ListQuery) -> ListIndex {
         (true, SortField::CreatedAt) => ("items_by_status_created", ID),
         (true, SortField::Price) => ("items_by_status_price", PRICE_SK),
     };
-    let (partition_attribute, partition_value) = match query.status {
-        Some(status) => (STATUS_PK, status_partition(status)),
-        None => (LIST_PK, ALL_ITEMS.to_owned()),
+    let (partition_attribute, partitions) = match query.status {
+        Some(status) => (STATUS_PK, (0..SHARDS).map(|shard| status_partition(status, shard)).collect()),
+        None => (LIST_PK, (0..SHARDS).map(list_partition).collect()),
     };
-    ListIndex { name, partition_attribute, partition_value, sort_attribute }
+    ListIndex { name, partition_attribute, partitions, sort_attribute }
 }
 
-/// The `ExclusiveStartKey` that resumes `index` just after `position`: table key plus index key.
+/// The index sort key value at `position`: every shard resumes strictly after it.
 /// `None` if the index sorts by price and the position has none.
-pub fn start_key(index: &ListIndex, position: PagePosition) -> Option<HashMap<String, AttributeValue>> {
-    let sort_value = if index.sort_attribute == PRICE_SK {
-        price_sort_key(position.price?, position.id)
+pub fn sort_value(index: &ListIndex, position: PagePosition) -> Option<String> {
+    if index.sort_attribute == PRICE_SK {
+        Some(price_sort_key(position.price?, position.id))
     } else {
-        position.id.to_string()
-    };
-    let mut key = item_key(position.id);
-    key.insert(index.partition_attribute.to_owned(), AttributeValue::S(index.partition_value.clone()));
-    key.insert(index.sort_attribute.to_owned(), AttributeValue::S(sort_value));
-    Some(key)
+        Some(position.id.to_string())
+    }
 }
 
-/// The position a `LastEvaluatedKey` stands for: the inverse of [`start_key`].
-pub fn position_of_key(key: &HashMap<String, AttributeValue>) -> Option<PagePosition> {
-    let pk = key.get(PK)?.as_s().ok()?;
-    let id = ItemId::parse(pk.strip_prefix(ITEM_PREFIX)?)?;
-    let price = match key.get(PRICE_SK) {
-        Some(value) => Some(Money::new(value.as_s().ok()?.split('#').next()?.parse().ok()?)?),
-        None => None,
-    };
-    Some(PagePosition { id, price })
+/// The position a sort key value stands for: the inverse of [`sort_value`].
+pub fn position_of_sort_value(index: &ListIndex, value: &str) -> Option<PagePosition> {
+    if index.sort_attribute == PRICE_SK {
+        let (price, id) = value.split_once('#')?;
+        Some(PagePosition { id: ItemId::parse(id)?, price: Some(Money::new(price.parse().ok()?)?) })
+    } else {
+        Some(PagePosition { id: ItemId::parse(value)?, price: None })
+    }
 }
 
 #[cfg(test)]
@@ -181,33 +203,41 @@ mod tests {
     }
 
     #[test]
-    fn each_query_shape_has_its_own_index() {
+    fn each_query_shape_has_its_own_index_over_every_shard() {
         let by_status = ListQuery { status: Some(ItemStatus::Active), sort: SortField::Price, ..ListQuery::default() };
         let index = list_index(&by_status);
         assert_eq!(index.name, "items_by_status_price");
-        assert_eq!(index.partition_value, "ITEM#STATUS#active");
-        assert_eq!(list_index(&ListQuery::default()).name, "items_by_created");
+        assert_eq!(index.partitions.len(), usize::from(SHARDS));
+        assert_eq!(index.partitions[7], "ITEM#STATUS#active#07");
+        let all = list_index(&ListQuery::default());
+        assert_eq!(all.name, "items_by_created");
+        assert_eq!(all.partitions[15], "ITEM#SHARD#15");
     }
 
     #[test]
-    fn start_key_names_table_and_index_keys() {
+    fn sort_values_round_trip_and_need_a_price_only_on_price_indexes() {
         let id = id();
-        let query = ListQuery { sort: SortField::Price, ..ListQuery::default() };
+        let by_price = list_index(&ListQuery { sort: SortField::Price, ..ListQuery::default() });
         let position = PagePosition { id, price: Money::new(5) };
-        let key = start_key(&list_index(&query), position).unwrap();
-        let mut names: Vec<_> = key.keys().cloned().collect();
-        names.sort();
-        assert_eq!(names, [LIST_PK, PK, PRICE_SK, SK]);
-        assert_eq!(key[PK], AttributeValue::S(format!("ITEM#{id}")));
-        assert_eq!(position_of_key(&key), Some(position));
+        let value = sort_value(&by_price, position).unwrap();
+        assert_eq!(value, format!("0000000000000005#{id}"));
+        assert_eq!(position_of_sort_value(&by_price, &value), Some(position));
+
+        let by_date = list_index(&ListQuery::default());
+        let position = PagePosition { id, price: None };
+        assert_eq!(position_of_sort_value(&by_date, &sort_value(&by_date, position).unwrap()), Some(position));
+        assert_eq!(sort_value(&by_price, position), None);
     }
 
     #[test]
-    fn creation_time_keys_need_no_price() {
-        let position = PagePosition { id: id(), price: None };
-        let key = start_key(&list_index(&ListQuery::default()), position).unwrap();
-        assert_eq!(position_of_key(&key), Some(position));
-        let by_price = ListQuery { sort: SortField::Price, ..ListQuery::default() };
-        assert_eq!(start_key(&list_index(&by_price), position), None);
+    fn ids_spread_evenly_over_the_shards() {
+        let mut counts = [0_u32; SHARDS as usize];
+        for n in 0..16_000_i64 {
+            counts[usize::from(shard_of(ItemId::new(Timestamp::from_millis(1_700_000_000_000 + n))))] += 1;
+        }
+        // 1,000 expected per shard; a fair hash stays well within ±15 %.
+        assert!(counts.iter().all(|c| (850..=1150).contains(c)), "{counts:?}");
+        let id = id();
+        assert_eq!(shard_of(id), shard_of(ItemId::parse(&id.to_string()).unwrap()), "stable");
     }
 }

@@ -4,6 +4,7 @@ mod batch;
 mod dynamo;
 mod error;
 pub mod keys;
+mod listing;
 mod orders;
 mod profiles;
 mod put;

@@ -9,10 +9,10 @@ use crate::domain::Item;
 pub struct ItemRecord<'a> {
     pk: String,
     sk: &'static str,
-    list_pk: &'static str,
+    list_pk: String,
     status_pk: String,
     price_sk: String,
-    index_pending: &'static str,
+    index_pending: String,
     write_token: &'a str,
     #[serde(flatten)]
     item: &'a Item,
@@ -23,10 +23,10 @@ impl<'a> ItemRecord<'a> {
         Self {
             pk: keys::item_pk(item.id),
             sk: keys::ITEM_SK,
-            list_pk: keys::ALL_ITEMS,
-            status_pk: keys::status_partition(item.status),
+            list_pk: keys::list_partition(keys::shard_of(item.id)),
+            status_pk: keys::status_partition(item.status, keys::shard_of(item.id)),
             price_sk: keys::price_sort_key(item.price, item.id),
-            index_pending: keys::PENDING,
+            index_pending: keys::pending_partition(keys::shard_of(item.id)),
             write_token: token.as_str(),
             item,
         }
@@ -54,7 +54,10 @@ mod tests {
             serde_dynamo::to_item(ItemRecord::new(&item, &WriteToken::new())).unwrap();
 
         assert_eq!(stored["price"], AttributeValue::N("1999".into()));
-        assert_eq!(stored["status_pk"], AttributeValue::S("ITEM#STATUS#active".into()));
+        let shard = keys::shard_of(item.id);
+        assert_eq!(stored["status_pk"], AttributeValue::S(format!("ITEM#STATUS#active#{shard:02}")));
+        assert_eq!(stored["list_pk"], AttributeValue::S(format!("ITEM#SHARD#{shard:02}")));
+        assert_eq!(stored["index_pending"], AttributeValue::S(format!("PENDING#{shard:02}")));
         assert_eq!(stored["created_at"], AttributeValue::S(now.to_string()));
         let read_back: Item = serde_dynamo::from_item(stored).unwrap();
         assert_eq!(read_back, item);

@@ -233,15 +233,21 @@ impl DynamoVectorRepository {
             #[serde(default)]
             version: Option<u64>,
         }
-        let records = self
-            .query_index(
+        // Every shard's partition, concurrently; oldest ids first across them.
+        let shards = (0..keys::SHARDS).map(|shard| {
+            self.query_index(
                 keys::ITEMS_PENDING_INDEX,
                 "#pending = :pending",
                 &[("#pending", keys::INDEX_PENDING)],
-                vec![(":pending", AttributeValue::S(keys::PENDING.to_owned()))],
+                vec![(":pending", AttributeValue::S(keys::pending_partition(shard)))],
                 limit,
             )
-            .await?;
+        });
+        let mut records: Vec<_> = futures_util::future::try_join_all(shards).await?.into_iter().flatten().collect();
+        records.sort_by(|a, b| {
+            a.get(keys::ID).and_then(|v| v.as_s().ok()).cmp(&b.get(keys::ID).and_then(|v| v.as_s().ok()))
+        });
+        records.truncate(limit);
         records
             .into_iter()
             .map(|record| {
