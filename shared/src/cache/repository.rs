@@ -20,10 +20,6 @@ impl<R, C: Cache> CachedItemRepository<R, C> {
         Self { inner, cache, ttl }
     }
 
-    pub fn cache(&self) -> &C {
-        &self.cache
-    }
-
     async fn fenced<T>(&self, id: ItemId, write: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
         fenced(&self.cache, &[cache_key(id)], write).await
     }

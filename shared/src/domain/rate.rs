@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::access::{Permission, Role};
+use super::access::Role;
 
 /// Routes are limited per group, so a burst of reads does not use up a caller's writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -15,14 +15,6 @@ pub enum RouteGroup {
 }
 
 impl RouteGroup {
-    pub fn for_permission(permission: Permission) -> Self {
-        match permission {
-            Permission::Read => RouteGroup::Read,
-            Permission::Write | Permission::Delete => RouteGroup::Write,
-            Permission::Admin => RouteGroup::Admin,
-        }
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             RouteGroup::Read => "read",

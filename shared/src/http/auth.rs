@@ -116,17 +116,6 @@ impl Authenticator {
         permit(&principal, permission)?;
         Ok(principal)
     }
-
-    /// How many times the JWKS was fetched in this container (0 without one).
-    pub async fn jwks_fetch_count(&self) -> u64 {
-        match &self.mode {
-            Mode::Verify(verifier) => match &verifier.jwks {
-                Some(jwks) => jwks.fetch_count().await,
-                None => 0,
-            },
-            Mode::Gateway => 0,
-        }
-    }
 }
 
 impl Verifier {

@@ -63,7 +63,6 @@ struct State {
     last_attempt: Option<Instant>,
     /// Why the last fetch failed, while it stands: an unknown key is then not the token's fault.
     last_failure: Option<String>,
-    fetches: u64,
     // Built on first use: loading the system's root certificates is work a cold start can skip.
     client: Option<HttpsClient>,
 }
@@ -71,11 +70,6 @@ struct State {
 impl JwksCache {
     pub fn new(url: impl Into<String>, ttl: Duration, min_refresh_interval: Duration) -> Self {
         Self { url: url.into(), ttl, min_refresh_interval, state: Mutex::new(State::default()) }
-    }
-
-    /// How many times the key set was fetched (successfully or not).
-    pub async fn fetch_count(&self) -> u64 {
-        self.state.lock().await.fetches
     }
 
     pub async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, JwksError> {
@@ -88,7 +82,6 @@ impl JwksCache {
         let may_refresh = state.last_attempt.is_none_or(|at| now.duration_since(at) >= self.min_refresh_interval);
         if may_refresh {
             state.last_attempt = Some(now);
-            state.fetches += 1;
             // One deadline for the whole fetch: connecting, headers and body.
             let fetched = tokio::time::timeout(FETCH_TIMEOUT, self.fetch(&mut state))
                 .await

@@ -26,16 +26,6 @@ pub enum StoreError {
     },
 }
 
-impl StoreError {
-    /// Classifies an SDK error: throttling becomes `Throttled`, anything else `Failed`.
-    pub fn from_sdk<E>(error: E, context: &'static str) -> Self
-    where
-        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
-    {
-        classify(error, context)
-    }
-}
-
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -7,8 +7,6 @@ use aws_sdk_bedrockruntime::primitives::Blob;
 use super::embedder::EmbedError;
 use super::titan::{TitanRequest, TitanResponse};
 
-pub const DEFAULT_MODEL_ID: &str = "amazon.titan-embed-text-v2:0";
-
 pub struct BedrockEmbedder {
     client: Client,
     model_id: String,
