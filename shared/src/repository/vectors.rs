@@ -233,14 +233,16 @@ impl DynamoVectorRepository {
             #[serde(default)]
             version: Option<u64>,
         }
-        // Every shard's partition, concurrently; oldest ids first across them.
+        // Every shard's partition, concurrently, each for its share of `limit` (markers are spread
+        // by id like the items; what a call leaves stays marked for the next); oldest ids first.
+        let per_shard = limit.div_ceil(usize::from(keys::SHARDS));
         let shards = (0..keys::SHARDS).map(|shard| {
             self.query_index(
                 keys::ITEMS_PENDING_INDEX,
                 "#pending = :pending",
                 &[("#pending", keys::INDEX_PENDING)],
                 vec![(":pending", AttributeValue::S(keys::pending_partition(shard)))],
-                limit,
+                per_shard,
             )
         });
         let mut records: Vec<_> = futures_util::future::try_join_all(shards).await?.into_iter().flatten().collect();
