@@ -283,3 +283,28 @@ async fn stock_buckets_out_of_range_is_a_400_naming_the_field() {
     }
     assert_eq!(app.item_count().await, 0, "nothing was written");
 }
+
+#[tokio::test]
+async fn a_split_item_sold_before_its_index_job_runs_is_indexed_once_and_leaves_nothing_pending() {
+    let app = spawn_app().await;
+    let item = split_item(&app, 10, 4).await;
+    assert_eq!(app.send(order(&item, 1)).await.status, 201, "a draw before the worker runs");
+
+    assert_eq!(app.run_index_worker().await, (1, 0));
+
+    let record = app
+        .dynamo
+        .get_item()
+        .table_name(&app.table)
+        .key("pk", AttributeValue::S(format!("ITEM#{item}")))
+        .key("sk", AttributeValue::S("ITEM".to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("get item record");
+    let record = record.item().expect("the item record");
+    assert!(!record.contains_key("index_pending"), "indexed: the marker is gone, so reindex skips it");
+    let reply = app.send(Call::fixture("search-items.ok").set_query("q", "Console").set_query("limit", "10")).await;
+    assert_eq!(reply.body["data"][0]["id"], item.as_str(), "{:?}", reply.body);
+    assert_eq!(reply.body["data"][0]["stock"], 9, "results carry the counters' stock");
+}
