@@ -34,43 +34,41 @@ async fn split_item(app: &TestApp, stock: u64, buckets: u64) -> String {
     id_of(&app.create_as("seller", body).await)
 }
 
-/// Each stored counter of `item`: (counter number, stock, draws).
-async fn counters(app: &TestApp, item: &str) -> Vec<(u64, u64, u64)> {
-    let scan = app
-        .dynamo
+/// Every stored record whose `attribute` (a key) starts with `prefix`, over all scan pages.
+async fn records_where(app: &TestApp, attribute: &str, prefix: &str) -> Vec<HashMap<String, AttributeValue>> {
+    app.dynamo
         .scan()
         .table_name(&app.table)
-        .filter_expression("begins_with(#pk, :prefix)")
-        .expression_attribute_names("#pk", "pk")
-        .expression_attribute_values(":prefix", AttributeValue::S(format!("STOCK#{item}#")))
-        .send()
-        .await
-        .expect("scan counters");
-    let number = |record: &HashMap<String, AttributeValue>, name: &str| {
-        record[name].as_n().expect("a number").parse::<u64>().expect("an integer")
-    };
-    let mut found: Vec<_> = scan
+        .filter_expression("begins_with(#key, :prefix)")
+        .expression_attribute_names("#key", attribute)
+        .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+        .into_paginator()
         .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .expect("scan")
+}
+
+fn whole_number(record: &HashMap<String, AttributeValue>, name: &str) -> u64 {
+    record[name].as_n().expect("a number").parse().expect("an integer")
+}
+
+/// Each stored counter of `item`: (counter number, stock, draws).
+async fn counters(app: &TestApp, item: &str) -> Vec<(u64, u64, u64)> {
+    let mut found: Vec<_> = records_where(app, "pk", &format!("STOCK#{item}#"))
+        .await
         .iter()
-        .map(|record| (number(record, "counter"), number(record, "stock"), number(record, "draws")))
+        .map(|record| (whole_number(record, "counter"), whole_number(record, "stock"), whole_number(record, "draws")))
         .collect();
     found.sort();
     found
 }
 
-/// The `stock_draws` stored with each order line of `item`: (counter, quantity) pairs per line.
+/// The `stock_draws` stored with each order line: (counter, quantity) pairs per line.
 async fn stored_draws(app: &TestApp) -> Vec<Vec<(u64, u64)>> {
-    let scan = app
-        .dynamo
-        .scan()
-        .table_name(&app.table)
-        .filter_expression("begins_with(#sk, :line)")
-        .expression_attribute_names("#sk", "sk")
-        .expression_attribute_values(":line", AttributeValue::S("LINE#".to_owned()))
-        .send()
-        .await
-        .expect("scan lines");
-    scan.items()
+    let lines = records_where(app, "sk", "LINE#").await;
+    lines
         .iter()
         .map(|line| {
             let draws = line.get("stock_draws").and_then(|v| v.as_l().ok()).cloned().unwrap_or_default();
@@ -78,8 +76,7 @@ async fn stored_draws(app: &TestApp) -> Vec<Vec<(u64, u64)>> {
                 .iter()
                 .map(|draw| {
                     let draw = draw.as_m().expect("a draw is a map");
-                    let field = |name: &str| draw[name].as_n().expect("number").parse::<u64>().expect("integer");
-                    (field("counter"), field("quantity"))
+                    (whole_number(draw, "counter"), whole_number(draw, "quantity"))
                 })
                 .collect()
         })

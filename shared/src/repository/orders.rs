@@ -5,16 +5,14 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
 use super::batch::{BatchRead, batch_get};
 use super::error::{cancelled, classify, failed};
 use super::replays::{put_record, stored_replay};
 use super::stock;
-use super::transact::{Refused, busy, condition_failed, only_conflicts, ours, put_new, transact};
+use super::transact::{Refused, busy, checked_update, condition_failed, only_conflicts, ours, put_new, transact};
 use super::{StoreError, WriteToken, keys};
 use crate::domain::{
     ItemId, ItemStatus, LineProblem, MAX_SAFE_INTEGER, Money, Order, OrderDetail, OrderId, OrderLine, OrderStatus,
@@ -576,17 +574,7 @@ fn stock_change(
             )
         }
     };
-    let update = Update::builder()
-        .table_name(table)
-        .set_key(Some(keys::item_key(line.item_id)))
-        .update_expression(update)
-        .condition_expression(condition)
-        .set_expression_attribute_names(Some(names))
-        .set_expression_attribute_values(Some(values))
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .build()
-        .map_err(failed("build stock update"))?;
-    Ok(TransactWriteItem::builder().update(update).build())
+    checked_update(table, keys::item_key(line.item_id), (update, condition), names, values, "build stock update")
 }
 
 fn mark_cancelled(
@@ -595,26 +583,23 @@ fn mark_cancelled(
     token: &WriteToken,
     now: Timestamp,
 ) -> Result<TransactWriteItem, StoreError> {
-    let update = Update::builder()
-        .table_name(table)
-        .set_key(Some(keys::order_key(id)))
-        .update_expression("SET #status = :cancelled, #updated_at = :now, #write_token = :token")
-        .condition_expression("#status = :placed")
-        .set_expression_attribute_names(Some(HashMap::from([
+    checked_update(
+        table,
+        keys::order_key(id),
+        ("SET #status = :cancelled, #updated_at = :now, #write_token = :token", "#status = :placed"),
+        HashMap::from([
             ("#status".to_owned(), "status".to_owned()),
             ("#updated_at".to_owned(), "updated_at".to_owned()),
             ("#write_token".to_owned(), keys::WRITE_TOKEN.to_owned()),
-        ])))
-        .set_expression_attribute_values(Some(HashMap::from([
+        ]),
+        HashMap::from([
             (":cancelled".to_owned(), AttributeValue::S(OrderStatus::Cancelled.as_str().to_owned())),
             (":placed".to_owned(), AttributeValue::S(OrderStatus::Placed.as_str().to_owned())),
             (":now".to_owned(), AttributeValue::S(now.to_string())),
             (":token".to_owned(), AttributeValue::S(token.as_str().to_owned())),
-        ])))
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .build()
-        .map_err(failed("build cancel update"))?;
-    Ok(TransactWriteItem::builder().update(update).build())
+        ]),
+        "build cancel update",
+    )
 }
 
 /// Reads why a stock update's condition failed from the item DynamoDB returned with the reason.

@@ -8,13 +8,12 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
 use super::batch::{BatchRead, batch_get};
 use super::error::failed;
+use super::transact::checked_update;
 use super::{StoreError, keys};
 use crate::domain::{Item, ItemId, ItemStatus, ItemView, MAX_SAFE_INTEGER, Money, Stock, StockBuckets, Version};
 
@@ -270,17 +269,8 @@ fn draw(
             .map(|(placeholder, name)| (placeholder.to_owned(), name.to_owned()))
             .collect();
     values.insert(":one".to_owned(), number(1));
-    let update = Update::builder()
-        .table_name(table)
-        .set_key(Some(keys::stock_counter_key(id, counter)))
-        .update_expression(update)
-        .condition_expression(condition)
-        .set_expression_attribute_names(Some(names))
-        .set_expression_attribute_values(Some(values))
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .build()
-        .map_err(failed("build counter update"))?;
-    Ok(TransactWriteItem::builder().update(update).build())
+    let key = keys::stock_counter_key(id, counter);
+    checked_update(table, key, (update, condition), names, values, "build counter update")
 }
 
 /// How to take `quantity` from counters as read: from one counter with enough, picked at random
