@@ -14,7 +14,7 @@ use super::error::{cancelled, classify, failed};
 use super::keys;
 use super::listing::{ListRequest, VisibilityFilter, merged_page};
 use super::put::{Condition, Put, put_if};
-use super::records::ItemRecord;
+use super::records::{self, ItemRecord};
 use super::replays::{put_record, stored_replay};
 use super::settle::{settle, single_attempt};
 use super::split_item;
@@ -210,7 +210,8 @@ impl ItemRepository for DynamoItemRepository {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(failed("build delete"))?;
-        let writes = vec![TransactWriteItem::builder().delete(delete).build(), tombstone(&self.table, id, &token)?];
+        let writes =
+            vec![TransactWriteItem::builder().delete(delete).build(), records::tombstone(&self.table, id, &token)?];
         match transact(&self.client, writes, &token, 0, "delete item").await {
             Ok(()) => Ok(()),
             Err(Refused::Store(error)) => Err(error),
@@ -249,17 +250,6 @@ impl DynamoItemRepository {
             Err(Refused::Cancelled(reasons)) => created_or_why_not(&reasons, &token, now_seconds(item)),
         }
     }
-}
-
-/// A record on the pending-index GSI saying the item is gone, so the search index learns of the
-/// deletion even if the queue message is lost. Ids are never reused, so the tombstone is new,
-/// unless this very delete already landed.
-pub(super) fn tombstone(table: &str, id: ItemId, token: &WriteToken) -> Result<TransactWriteItem, StoreError> {
-    let mut tombstone = keys::item_tombstone_key(id);
-    tombstone.insert(keys::ID.to_owned(), AttributeValue::S(id.to_string()));
-    tombstone.insert(keys::INDEX_PENDING.to_owned(), AttributeValue::S(keys::pending_partition(keys::shard_of(id))));
-    tombstone.insert(keys::WRITE_TOKEN.to_owned(), AttributeValue::S(token.as_str().to_owned()));
-    put_new(table, tombstone)
 }
 
 /// `fields`, plus `stock_buckets` when a split item's counters decide what is asked for.

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 
 use super::error::{cancelled, classify, failed};
-use super::records::ItemRecord;
+use super::records::{self, ItemRecord};
 use super::stock::{self, Counter, Counters, Expect};
 use super::transact::{Refused, busy, ours, transact};
 use super::{StoreError, WriteGuard, WriteToken, keys};
@@ -168,7 +168,7 @@ pub(super) async fn delete(client: &Client, table: &str, id: ItemId, guard: &Wri
             .build()
             .map_err(failed("build delete"))?;
         let mut writes =
-            vec![TransactWriteItem::builder().delete(record).build(), super::dynamo::tombstone(table, id, &token)?];
+            vec![TransactWriteItem::builder().delete(record).build(), records::tombstone(table, id, &token)?];
         for (counter, read) in (0..).zip(&current.counters) {
             if let Some(read) = read {
                 writes.push(stock::delete_counter(table, id, counter, read.draws)?);
