@@ -7,7 +7,8 @@
 #     functions it builds (BENCH_COLD=0 skips them);
 #   - infra/bench/heat.py (BENCH_HEAT=0 skips it): the DynamoDB partition key values a mixed load touches
 #     and the units it spends there, through a proxy that reads the key schemas; the capacity model at
-#     1k/10k/100k requests/s and the cost per million requests;
+#     1k/10k/100k requests/s and the cost per million requests; a flash sale on one item, on the item
+#     and split over counters (orders per second one item takes);
 #   - infra/bench/warm_cost.py (with valgrind; BENCH_WARM=0 skips it): instructions and CPU per warm
 #     GET of get-item against the two reference functions, the figure the warm-CPU target is set in;
 #   - infra/bench/local_stack.py: latency through `cargo lambda watch` and 200 concurrent orders, then

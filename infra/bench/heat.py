@@ -21,6 +21,10 @@ function, in two phases:
    index, with their share of the index's units.
 From both it prints the capacity model: for 1k, 10k and 100k requests/s of the mix, the load on the
 hottest partition of each index (units/s against the partition limit) and the cost per million requests.
+3. a flash sale: FLASH_ORDERS single-unit orders from 8 clients for one item with FLASH_STOCK units, once
+   with its stock on the item and once split over FLASH_BUCKETS counters: units per order on the
+   hottest key value of the table and of each index, and the orders per second one item can take
+   before that value reaches its write limit.
 
     python infra/bench/heat.py     # with moto running (AWS_ENDPOINT_URL) and release builds in target/release
 """
@@ -54,6 +58,9 @@ PER_ROUTE = int(os.environ.get("HEAT_PER_ROUTE", "100"))
 MIXED = int(os.environ.get("HEAT_REQUESTS", "1000"))
 CATALOG = int(os.environ.get("HEAT_CATALOG", "200"))
 CONTAINERS = 2
+FLASH_ORDERS = int(os.environ.get("HEAT_FLASH_ORDERS", "400"))
+FLASH_STOCK = 300
+FLASH_BUCKETS = int(os.environ.get("HEAT_FLASH_BUCKETS", "16"))
 # Requests per 100 of the stated traffic mix (a catalog API: reads dominate).
 MIX = {
     "get-item": 40, "list-items": 20, "search-items": 10, "update-item": 10, "create-order": 10,
@@ -394,6 +401,35 @@ class Load:
             owner, order = picked
             self.call(route, "POST", "/api/orders/{id}/cancel", f"/api/orders/{order}/cancel", owner, path_params={"id": order})
 
+    def flash_sale(self, buckets: int) -> tuple[int, list[Touch]]:
+        """FLASH_ORDERS concurrent single-unit orders for one new item: (orders placed, their touches)."""
+        body = {"name": f"flash console {buckets}", "price": 49_900, "stock": FLASH_STOCK, "status": "active",
+                "stock_buckets": buckets}
+        created = self.call("create-item", "POST", "/api/items", "/api/items", self.users[0], body=body)
+        item = created["json"]["data"]["id"]
+        self.proxy.take()
+        work: queue.Queue = queue.Queue()
+        for n in range(FLASH_ORDERS):
+            work.put(n)
+        placed = []
+
+        def buyer():
+            while True:
+                try:
+                    n = work.get_nowait()
+                except queue.Empty:
+                    return
+                response = self.call("create-order", "POST", "/api/orders", "/api/orders", self.users[n % len(self.users)],
+                                     body={"lines": [{"item_id": item, "quantity": 1}]})
+                placed.append(response.get("statusCode") == 201)
+
+        threads = [threading.Thread(target=buyer) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return sum(placed), self.proxy.take()
+
     def drain_index_queue(self):
         """Lambda's SQS event source, as infra/sqs_poller.py plays it: batches of 10 to the worker."""
         import boto3
@@ -505,12 +541,38 @@ def main():
             thread.join()
         load.drain_index_queue()
         mixed = heat(proxy.take())
+
+        # 3. A flash sale on one item, its stock on the item, then split.
+        proxy.route = "flash"
+        flash = {buckets: load.flash_sale(buckets) for buckets in (1, FLASH_BUCKETS)}
     finally:
         load.close()
         proxy.close()
     if errors:
         print(f"{len(errors)} requests failed, e.g. {errors[:3]}", file=sys.stderr)
     report(routes, mixed)
+    report_flash(flash)
+
+
+def report_flash(flash: dict):
+    print(f"\nFlash sale: {FLASH_ORDERS} single-unit orders from 8 clients for one item with {FLASH_STOCK} units "
+          "(write units per order on the hottest key value; limit 1,000 per second per value):\n")
+    print("| stock kept | sold | hottest table value | its write units per order | hottest GSI value | its write units per order | orders/s one item can take |")
+    print("|---|---|---|---|---|---|---|")
+    for buckets, (sold, touches) in flash.items():
+        by = heat(touches)
+        table_total, table = by.get(("table", "write"), (0, collections.Counter()))
+        gsi = collections.Counter()
+        for (index, kind), (_, counter) in by.items():
+            if kind == "write" and index not in ("table", "scan"):
+                for value, units in counter.items():
+                    gsi[f"{index}: {value}"] += units
+        hottest_table = table.most_common(1)[0] if table else ("—", 0)
+        hottest_gsi = gsi.most_common(1)[0] if gsi else ("—", 0)
+        per_order = [hottest_table[1] / FLASH_ORDERS, hottest_gsi[1] / FLASH_ORDERS]
+        ceiling = min(PARTITION_LIMIT["write"] / units for units in per_order if units > 0)
+        kept = "on the item" if buckets == 1 else f"{buckets} counters"
+        print(f"| {kept} | {sold} | {hottest_table[0]} | {per_order[0]:.2f} | {hottest_gsi[0]} | {per_order[1]:.2f} | {ceiling:,.0f} |")
 
 
 def report(routes: dict, mixed: dict):

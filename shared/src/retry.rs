@@ -37,6 +37,16 @@ impl Backoff {
     }
 }
 
+/// A number in `0..count` (0 when `count` is 0), different from call to call: enough to spread
+/// concurrent callers over choices (e.g. a split item's stock counters).
+pub fn spread_index(count: usize) -> usize {
+    let nanos = random_up_to(Duration::from_nanos(u64::MAX >> 1)).as_nanos();
+    match count {
+        0 => 0,
+        _ => (nanos % count as u128) as usize,
+    }
+}
+
 /// Uniform in `[0, upper]`. Jitter only has to decorrelate callers, not resist prediction, so a
 /// clock-seeded xorshift serves without a random-number crate.
 fn random_up_to(upper: Duration) -> Duration {

@@ -14,6 +14,7 @@ mod create;
 mod delete;
 mod faults;
 mod fixtures;
+mod flash_sale;
 mod hardening;
 mod helpers;
 mod idempotency;

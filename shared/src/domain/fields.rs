@@ -10,6 +10,7 @@ pub enum ItemField {
     Status,
     Price,
     Stock,
+    StockBuckets,
     OwnerId,
     CreatedAt,
     UpdatedAt,
@@ -17,13 +18,14 @@ pub enum ItemField {
 }
 
 impl ItemField {
-    pub const ALL: [ItemField; 10] = [
+    pub const ALL: [ItemField; 11] = [
         ItemField::Id,
         ItemField::Name,
         ItemField::Description,
         ItemField::Status,
         ItemField::Price,
         ItemField::Stock,
+        ItemField::StockBuckets,
         ItemField::OwnerId,
         ItemField::CreatedAt,
         ItemField::UpdatedAt,
@@ -39,6 +41,7 @@ impl ItemField {
             ItemField::Status => "status",
             ItemField::Price => "price",
             ItemField::Stock => "stock",
+            ItemField::StockBuckets => "stock_buckets",
             ItemField::OwnerId => "owner_id",
             ItemField::CreatedAt => "created_at",
             ItemField::UpdatedAt => "updated_at",

@@ -159,6 +159,59 @@ macro_rules! bounded_count {
 }
 bounded_count!(Money, Stock);
 
+/// How many counters an item's stock is split over. One (the default) keeps the stock on the item
+/// itself; more spread a flash sale's orders over that many partitions (README, Scale).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u64", into = "u64")]
+pub struct StockBuckets(u8);
+
+impl StockBuckets {
+    pub const ONE: StockBuckets = StockBuckets(1);
+    /// A split item's writes rewrite every counter in one transaction (at most 100 writes).
+    pub const MAX: u8 = 32;
+
+    pub fn new(value: u64) -> Option<Self> {
+        (1..=u64::from(Self::MAX)).contains(&value).then_some(Self(value as u8))
+    }
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+
+    /// Whether the stock lives in separate counters rather than on the item.
+    pub fn is_split(self) -> bool {
+        self.0 > 1
+    }
+}
+
+impl Default for StockBuckets {
+    fn default() -> Self {
+        Self::ONE
+    }
+}
+
+impl TryFrom<u64> for StockBuckets {
+    type Error = String;
+    fn try_from(value: u64) -> Result<Self, String> {
+        Self::new(value).ok_or_else(|| format!("stock_buckets must be from 1 to {}", Self::MAX))
+    }
+}
+
+impl From<StockBuckets> for u64 {
+    fn from(value: StockBuckets) -> u64 {
+        u64::from(value.0)
+    }
+}
+
+fn parse_buckets(value: &Value) -> Result<StockBuckets, FieldError> {
+    let out_of_range =
+        || FieldError::new("stock_buckets", "out_of_range", format!("must be from 1 to {}", StockBuckets::MAX));
+    match integer(value) {
+        None => Err(FieldError::new("stock_buckets", "invalid_type", "must be an integer")),
+        Some(count) => u64::try_from(count).ok().and_then(StockBuckets::new).ok_or_else(out_of_range),
+    }
+}
+
 /// Reads a non-negative JSON integer no larger than [`MAX_SAFE_INTEGER`].
 fn parse_count(field: &str, value: &Value) -> Result<u64, FieldError> {
     match integer(value) {
@@ -230,6 +283,9 @@ pub struct Item {
     pub status: ItemStatus,
     pub price: Money,
     pub stock: Stock,
+    /// Records written before the field existed hold their stock on the item: one bucket.
+    #[serde(default)]
+    pub stock_buckets: StockBuckets,
     pub owner_id: OwnerId,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -246,6 +302,7 @@ impl Item {
             status: content.status,
             price: content.price,
             stock: content.stock,
+            stock_buckets: content.stock_buckets,
             owner_id,
             created_at: now,
             updated_at: now,
@@ -271,6 +328,8 @@ pub struct ItemView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stock: Option<Stock>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub stock_buckets: Option<StockBuckets>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub owner_id: Option<OwnerId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_at: Option<Timestamp>,
@@ -292,7 +351,7 @@ impl ItemView {
         }
         clear_unless_kept!(
             Id => id, Name => name, Description => description, Status => status, Price => price, Stock => stock,
-            OwnerId => owner_id, CreatedAt => created_at, UpdatedAt => updated_at, Version => version,
+            StockBuckets => stock_buckets, OwnerId => owner_id, CreatedAt => created_at, UpdatedAt => updated_at, Version => version,
         );
     }
 }
@@ -308,6 +367,7 @@ pub struct ItemChanges {
     pub status: ItemStatus,
     pub price: Money,
     pub stock: Stock,
+    pub stock_buckets: StockBuckets,
 }
 
 /// The fields a PATCH sends; at least one is present.
@@ -318,6 +378,7 @@ pub struct ItemPatch {
     pub status: Option<ItemStatus>,
     pub price: Option<Money>,
     pub stock: Option<Stock>,
+    pub stock_buckets: Option<StockBuckets>,
 }
 
 impl ItemPatch {
@@ -334,6 +395,7 @@ impl ItemPatch {
                 "status" => parse_status(value).map(|v| patch.status = Some(v)),
                 "price" => parse_count(key, value).map(|v| patch.price = Money::new(v)),
                 "stock" => parse_count(key, value).map(|v| patch.stock = Stock::new(v)),
+                "stock_buckets" => parse_buckets(value).map(|v| patch.stock_buckets = Some(v)),
                 owned if SERVER_OWNED.contains(&owned) => {
                     Err(FieldError::new(owned, "read_only", "is set by the server and cannot be sent"))
                 }
@@ -352,7 +414,7 @@ impl ItemPatch {
 
 impl ItemChanges {
     /// A full item body: `name` and `price` are required; `description` defaults to empty,
-    /// `status` to `draft`, `stock` to 0 (so a PUT that omits them resets them).
+    /// `status` to `draft`, `stock` to 0, `stock_buckets` to 1 (so a PUT that omits them resets them).
     pub fn parse(body: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let (patch, mut errors) = match ItemPatch::parse(body) {
             Ok(patch) => (patch, Vec::new()),
@@ -365,13 +427,16 @@ impl ItemChanges {
         }
         errors.retain(|e| e.field != "body");
         match patch {
-            ItemPatch { name: Some(name), price: Some(price), description, status, stock } if errors.is_empty() => {
+            ItemPatch { name: Some(name), price: Some(price), description, status, stock, stock_buckets }
+                if errors.is_empty() =>
+            {
                 Ok(Self {
                     name,
                     price,
                     description: description.unwrap_or_default(),
                     status: status.unwrap_or_default(),
                     stock: stock.unwrap_or(Stock(0)),
+                    stock_buckets: stock_buckets.unwrap_or_default(),
                 })
             }
             _ => Err(errors),
@@ -407,6 +472,7 @@ impl ItemWrite {
                 status: Some(changes.status),
                 price: Some(changes.price),
                 stock: Some(changes.stock),
+                stock_buckets: Some(changes.stock_buckets),
             }),
             ItemWrite::Patch(patch) => std::borrow::Cow::Borrowed(patch),
         }

@@ -18,11 +18,12 @@ pub use fields::{FieldSet, ItemField};
 pub use index_job::{IndexJob, IndexOp};
 pub use item::{
     Description, Item, ItemChanges, ItemId, ItemName, ItemPatch, ItemStatus, ItemView, ItemWrite, MAX_SAFE_INTEGER,
-    Money, OwnerId, Precondition, Stock, Version,
+    Money, OwnerId, Precondition, Stock, StockBuckets, Version,
 };
 pub use listing::{ListQuery, Page, PageLimit, PagePosition, SortField, SortOrder};
 pub use order::{
     LineProblem, LineRequest, MAX_ORDER_LINES, Order, OrderDetail, OrderId, OrderLine, OrderRequest, OrderStatus,
+    StockDraw,
 };
 pub use profile::Profile;
 pub use rate::{Audience, BadRateRule, RateOutcome, RateRules, RouteGroup, Rule};

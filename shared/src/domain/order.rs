@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{FieldError, ItemId, Money, OwnerId, Timestamp};
+use super::{FieldError, ItemId, Money, OwnerId, StockBuckets, Timestamp};
 
 pub const MAX_ORDER_LINES: usize = 25;
 pub const MAX_QUANTITY: u64 = 10_000;
@@ -124,6 +124,21 @@ pub struct OrderLine {
     pub quantity: u64,
     pub unit_price: Money,
     pub line_total: Money,
+    /// How many ways the item's stock was split when the order was priced; the order's
+    /// transaction checks it again. Never stored or shown.
+    #[serde(skip)]
+    pub stock_buckets: StockBuckets,
+    /// Where a split item's units came from, so a cancel returns each to its counter. Stored
+    /// with the line (see the order repository), never shown to clients.
+    #[serde(skip_serializing, default)]
+    pub stock_draws: Vec<StockDraw>,
+}
+
+/// Units one order line took from one stock counter of a split item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockDraw {
+    pub counter: u8,
+    pub quantity: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

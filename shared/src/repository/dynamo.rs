@@ -14,14 +14,16 @@ use super::error::{cancelled, classify, failed};
 use super::keys;
 use super::listing::{ListRequest, VisibilityFilter, merged_page};
 use super::put::{Condition, Put, put_if};
-use super::records::ItemRecord;
+use super::records::{self, ItemRecord};
 use super::replays::{put_record, stored_replay};
 use super::settle::{settle, single_attempt};
+use super::split_item;
+use super::stock;
 use super::transact::{Refused, busy, condition_failed, ours, put_new, transact};
 use super::{ItemRepository, StoreError, WriteGuard, WriteToken};
 use crate::domain::{
-    FieldSet, Item, ItemField, ItemId, ItemView, ItemWrite, ListQuery, Page, Precondition, ReplayRecord, Timestamp,
-    Written,
+    FieldSet, Item, ItemField, ItemId, ItemView, ItemWrite, ListQuery, Page, Precondition, ReplayRecord, StockBuckets,
+    Timestamp, Written,
 };
 
 #[derive(Clone)]
@@ -40,6 +42,9 @@ impl ItemRepository for DynamoItemRepository {
     async fn create(&self, item: &Item, replay: Option<&ReplayRecord>) -> Result<Written<()>, StoreError> {
         let token = WriteToken::new();
         let record = serde_dynamo::to_item(ItemRecord::new(item, &token)).map_err(failed("encode item record"))?;
+        if item.stock_buckets.is_split() {
+            return self.create_split(item, record, replay, token).await;
+        }
         let Some(replay) = replay else {
             // One write: no transaction needed.
             return match put_if(&self.client, &self.table, record, Condition::absent(), "put item").await? {
@@ -58,7 +63,7 @@ impl ItemRepository for DynamoItemRepository {
     }
 
     async fn get(&self, id: ItemId, fields: FieldSet) -> Result<Option<ItemView>, StoreError> {
-        let projection = Projection::of(fields);
+        let projection = Projection::of(with_counters(fields));
         let output = self
             .client
             .get_item()
@@ -70,28 +75,41 @@ impl ItemRepository for DynamoItemRepository {
             .send()
             .await
             .map_err(|err| classify(err.into_service_error(), "get item"))?;
-        output.item.map(|stored| serde_dynamo::from_item(stored).map_err(failed("decode item"))).transpose()
+        let Some(stored) = output.item else {
+            return Ok(None);
+        };
+        let mut view: ItemView = serde_dynamo::from_item(stored).map_err(failed("decode item"))?;
+        stock::compose(&self.client, &self.table, std::slice::from_mut(&mut view), true).await?;
+        view.retain(fields);
+        Ok(Some(view))
     }
 
     async fn get_many(&self, ids: &[ItemId], fields: FieldSet) -> Result<Vec<ItemView>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let projection = Projection::of(fields);
+        let projection = Projection::of(with_counters(fields));
         let read = BatchRead { projection: Some((projection.expression, projection.names)), consistent: true };
         let keys = ids.iter().map(|id| keys::item_key(*id)).collect();
         let records = batch_get(&self.client, &self.table, keys, &read).await?;
-        serde_dynamo::from_items(records).map_err(failed("decode items"))
+        let mut views: Vec<ItemView> = serde_dynamo::from_items(records).map_err(failed("decode items"))?;
+        stock::compose(&self.client, &self.table, &mut views, true).await?;
+        for view in &mut views {
+            view.retain(fields);
+        }
+        Ok(views)
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<ItemView>, StoreError> {
         let requested = query.fields.unwrap_or_else(FieldSet::all);
         // The merge and the next cursor use each item's id and price, so always read those.
-        let projection = Projection::of(requested.with(ItemField::Id).with(ItemField::Price));
+        let projection = Projection::of(with_counters(requested).with(ItemField::Id).with(ItemField::Price));
         let filter = VisibilityFilter::for_query(query);
         let request =
             ListRequest { query, projection: (&projection.expression, &projection.names), filter: filter.as_ref() };
         let (mut views, next) = merged_page(&self.client, &self.table, &request).await?;
+        // Index reads are eventually consistent; so may the counters' be, at half the cost.
+        stock::compose(&self.client, &self.table, &mut views, false).await?;
         for view in &mut views {
             view.retain(requested);
         }
@@ -106,8 +124,12 @@ impl ItemRepository for DynamoItemRepository {
         now: Timestamp,
     ) -> Result<Item, StoreError> {
         let patch = change.as_patch();
+        if patch.stock_buckets.is_some_and(StockBuckets::is_split) {
+            return split_item::write(&self.client, &self.table, id, &patch, guard, now).await;
+        }
         let token = WriteToken::new();
         let mut write = ConditionalWrite::new(guard, &token)?;
+        write.unsplit_only();
         if let Some(name) = &patch.name {
             write.set("name", name)?;
         }
@@ -124,6 +146,9 @@ impl ItemRepository for DynamoItemRepository {
         }
         if let Some(stock) = patch.stock {
             write.set("stock", &stock)?;
+        }
+        if let Some(buckets) = patch.stock_buckets {
+            write.set("stock_buckets", &buckets)?;
         }
         write.set("updated_at", &now)?;
         write.set(keys::INDEX_PENDING, &keys::pending_partition(keys::shard_of(id)))?;
@@ -158,7 +183,12 @@ impl ItemRepository for DynamoItemRepository {
                 // A lost attempt may have committed and been overwritten since: refused or
                 // superseded cannot be told apart.
                 _ if answer.after_lost_attempt => return Err(StoreError::OutcomeUnknown),
-                old_item => return Err(why_condition_failed(old_item, guard)),
+                old_item => match why_condition_failed(old_item, guard) {
+                    Refusal::Split => {
+                        return split_item::write(&self.client, &self.table, id, &patch, guard, now).await;
+                    }
+                    Refusal::Error(error) => return Err(error),
+                },
             },
             Err(other) => return Err(classify(other, "update item")),
         };
@@ -169,7 +199,8 @@ impl ItemRepository for DynamoItemRepository {
     /// so the search index learns of the deletion even if the queue message is lost.
     async fn delete(&self, id: ItemId, guard: &WriteGuard) -> Result<(), StoreError> {
         let token = WriteToken::new();
-        let write = ConditionalWrite::new(guard, &token)?;
+        let mut write = ConditionalWrite::new(guard, &token)?;
+        write.unsplit_only();
         let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(keys::item_key(id)))
@@ -179,23 +210,53 @@ impl ItemRepository for DynamoItemRepository {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(failed("build delete"))?;
-        // Ids are never reused, so the tombstone is new, unless this very delete already landed.
-        let mut tombstone = keys::item_tombstone_key(id);
-        tombstone.insert(keys::ID.to_owned(), AttributeValue::S(id.to_string()));
-        tombstone
-            .insert(keys::INDEX_PENDING.to_owned(), AttributeValue::S(keys::pending_partition(keys::shard_of(id))));
-        tombstone.insert(keys::WRITE_TOKEN.to_owned(), AttributeValue::S(token.as_str().to_owned()));
-        let writes = vec![TransactWriteItem::builder().delete(delete).build(), put_new(&self.table, tombstone)?];
+        let writes =
+            vec![TransactWriteItem::builder().delete(delete).build(), records::tombstone(&self.table, id, &token)?];
         match transact(&self.client, writes, &token, 0, "delete item").await {
             Ok(()) => Ok(()),
             Err(Refused::Store(error)) => Err(error),
             Err(Refused::Cancelled(reasons)) if ours(&reasons, &token) => Ok(()),
             Err(Refused::Cancelled(reasons)) if condition_failed(reasons.first()) => {
-                Err(why_condition_failed(reasons.into_iter().next().and_then(|reason| reason.item), guard))
+                match why_condition_failed(reasons.into_iter().next().and_then(|reason| reason.item), guard) {
+                    Refusal::Split => split_item::delete(&self.client, &self.table, id, guard).await,
+                    Refusal::Error(error) => Err(error),
+                }
             }
             Err(Refused::Cancelled(reasons)) if busy(&reasons) => Err(StoreError::Throttled),
             Err(Refused::Cancelled(reasons)) => Err(cancelled("delete item", &reasons)),
         }
+    }
+}
+
+impl DynamoItemRepository {
+    /// A split item is born with its counters, in one transaction (with the idempotency record).
+    async fn create_split(
+        &self,
+        item: &Item,
+        record: HashMap<String, AttributeValue>,
+        replay: Option<&ReplayRecord>,
+        token: WriteToken,
+    ) -> Result<Written<()>, StoreError> {
+        let mut writes = vec![put_new(&self.table, record)?];
+        if let Some(replay) = replay {
+            writes.push(put_record(replay, &self.table, &token)?);
+        }
+        for (counter, stock) in (0..).zip(stock::split(item.stock.get(), item.stock_buckets)) {
+            writes.push(stock::put_counter(&self.table, item, counter, stock, stock::Expect::New)?);
+        }
+        match transact(&self.client, writes, &token, 0, "create split item").await {
+            Ok(()) => Ok(Written::Done(())),
+            Err(Refused::Store(error)) => Err(error),
+            Err(Refused::Cancelled(reasons)) => created_or_why_not(&reasons, &token, now_seconds(item)),
+        }
+    }
+}
+
+/// `fields`, plus `stock_buckets` when a split item's counters decide what is asked for.
+fn with_counters(fields: FieldSet) -> FieldSet {
+    match fields.contains(ItemField::Stock) || fields.contains(ItemField::Version) {
+        true => fields.with(ItemField::StockBuckets),
+        false => fields,
     }
 }
 
@@ -226,17 +287,26 @@ fn now_seconds(item: &Item) -> i64 {
     item.created_at.as_millis() / 1000
 }
 
+enum Refusal {
+    /// The item's stock is split: the write must go through its counters.
+    Split,
+    Error(StoreError),
+}
+
 /// Tells the reasons a guarded write can fail apart from the old item DynamoDB returns with the
 /// failure (`ReturnValuesOnConditionCheckFailure`), without a second call: no item, or another
-/// user's item, is "not found"; otherwise the version did not match.
-fn why_condition_failed(old_item: Option<HashMap<String, AttributeValue>>, guard: &WriteGuard) -> StoreError {
+/// user's item, is "not found"; a split item takes the counters' path; otherwise the version did
+/// not match.
+fn why_condition_failed(old_item: Option<HashMap<String, AttributeValue>>, guard: &WriteGuard) -> Refusal {
     let Some(old_item) = old_item else {
-        return StoreError::NotFound;
+        return Refusal::Error(StoreError::NotFound);
     };
     let old_owner = old_item.get("owner_id").and_then(|value| value.as_s().ok()).map(String::as_str);
+    let buckets = old_item.get("stock_buckets").and_then(|value| value.as_n().ok()).and_then(|n| n.parse().ok());
     match &guard.owner {
-        Some(owner) if old_owner != Some(owner.as_str()) => StoreError::NotFound,
-        _ => StoreError::PreconditionFailed,
+        Some(owner) if old_owner != Some(owner.as_str()) => Refusal::Error(StoreError::NotFound),
+        _ if buckets.and_then(StockBuckets::new).is_some_and(StockBuckets::is_split) => Refusal::Split,
+        _ => Refusal::Error(StoreError::PreconditionFailed),
     }
 }
 
@@ -302,6 +372,13 @@ impl ConditionalWrite {
             }
         }
         Ok(Self { assignments: Vec::new(), names, values, condition })
+    }
+
+    /// Only where the stock is on the item itself; a split item's writes go through its counters.
+    fn unsplit_only(&mut self) {
+        self.names.insert("#stock_buckets".to_owned(), "stock_buckets".to_owned());
+        self.values.insert(":unsplit".to_owned(), AttributeValue::N("1".to_owned()));
+        self.condition.push_str(" AND (attribute_not_exists(#stock_buckets) OR #stock_buckets = :unsplit)");
     }
 
     fn set(&mut self, attribute: &str, value: &impl Serialize) -> Result<(), StoreError> {

@@ -35,6 +35,7 @@ pub const ITEMS_PENDING_INDEX: &str = "items_pending_index";
 pub const TOMBSTONE_SK: &str = "DELETED";
 pub const VECTOR_SK: &str = "VECTOR";
 pub const ITEM_SK: &str = "ITEM";
+pub const STOCK_SK: &str = "STOCK";
 
 /// Every item-wide index key is spread over this many partition key values, by a hash of the item
 /// id: one value takes at most ~1,000 write units per second, and every item write (an order's stock
@@ -138,6 +139,12 @@ fn key(pk: impl Into<String>, sk: impl Into<String>) -> HashMap<String, Attribut
 
 pub fn item_key(id: ItemId) -> HashMap<String, AttributeValue> {
     key(item_pk(id), ITEM_SK)
+}
+
+/// One stock counter of a split item: each on a partition key of its own, so orders drawing from
+/// different counters never share a partition (or conflict) with each other or with the item.
+pub fn stock_counter_key(id: ItemId, counter: u8) -> HashMap<String, AttributeValue> {
+    key(format!("STOCK#{id}#{counter:02}"), STOCK_SK)
 }
 
 /// A global secondary index that serves one shape of list query, spread over [`SHARDS`] partitions.

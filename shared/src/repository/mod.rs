@@ -12,6 +12,8 @@ mod rate_windows;
 mod records;
 mod replays;
 mod settle;
+mod split_item;
+mod stock;
 mod transact;
 mod vectors;
 

@@ -5,21 +5,20 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
 use super::batch::{BatchRead, batch_get};
 use super::error::{cancelled, classify, failed};
 use super::replays::{put_record, stored_replay};
-use super::transact::{Refused, busy, condition_failed, only_conflicts, ours, put_new, transact};
+use super::stock;
+use super::transact::{Refused, busy, checked_update, condition_failed, only_conflicts, ours, put_new, transact};
 use super::{StoreError, WriteToken, keys};
 use crate::domain::{
-    ItemStatus, LineProblem, MAX_SAFE_INTEGER, Money, Order, OrderDetail, OrderId, OrderLine, OrderStatus, OwnerId,
-    Page, ReplayRecord, Timestamp, Written,
+    ItemId, ItemStatus, LineProblem, MAX_SAFE_INTEGER, Money, Order, OrderDetail, OrderId, OrderLine, OrderStatus,
+    OwnerId, Page, ReplayRecord, StockBuckets, StockDraw, Timestamp, Written,
 };
-use crate::retry::Backoff;
+use crate::retry::{Backoff, spread_index};
 
 #[derive(Debug)]
 pub enum PlaceError {
@@ -65,6 +64,9 @@ struct LineRecord<'a> {
     sk: String,
     #[serde(flatten)]
     line: &'a OrderLine,
+    /// Read back into `OrderLine::stock_draws` (which clients never see).
+    #[serde(skip_serializing_if = "<[StockDraw]>::is_empty")]
+    stock_draws: &'a [StockDraw],
 }
 
 #[derive(Deserialize)]
@@ -75,6 +77,13 @@ struct StoredRow {
 /// DynamoDB retries neither `TransactionConflict` cancellations nor, of course, our conditions;
 /// conflicts (another transaction touching the same item) are worth a few quick retries.
 const CONFLICT_RETRIES: u32 = 3;
+
+/// Fresh reads (of a split item's counters, or of how it is split) an order may act on before it
+/// gives up as busy: in a flash sale, counters run dry under a buyer's feet.
+const REREADS: u32 = 4;
+
+/// DynamoDB's limit on writes in one transaction.
+const MAX_TRANSACTION_WRITES: usize = 100;
 
 #[derive(Clone)]
 pub struct DynamoOrderRepository {
@@ -87,9 +96,10 @@ impl DynamoOrderRepository {
         Self { client, table: table.into() }
     }
 
-    /// Puts the order and its lines and takes each line's quantity from its item's stock, on the
-    /// conditions that the item exists, is active, still has that price and has enough stock.
-    /// With `replay`, the idempotency record lands in the same transaction, or nothing does.
+    /// Puts the order and its lines and takes each line's quantity from its item's stock (or from
+    /// one of its counters, for a split item), on the conditions that the item exists, is active,
+    /// still has that price and has enough stock. With `replay`, the idempotency record lands in
+    /// the same transaction, or nothing does.
     pub async fn place(
         &self,
         order: &Order,
@@ -98,6 +108,78 @@ impl DynamoOrderRepository {
         replay: Option<&ReplayRecord>,
     ) -> Result<Written<()>, PlaceError> {
         let token = WriteToken::new();
+        let mut takes: Vec<Take> = lines.iter().map(Take::first_guess).collect();
+        let mut conflicts = Backoff::new(Duration::from_millis(20), Duration::from_millis(200), CONFLICT_RETRIES);
+        let mut rereads = REREADS;
+        for attempt in 0.. {
+            let planned = self.place_writes(order, lines, &takes, now, replay, &token)?;
+            let reasons = match transact(&self.client, planned.writes, &token, attempt, "place order").await {
+                Ok(()) => return Ok(Written::Done(())),
+                Err(Refused::Store(error)) => return Err(error.into()),
+                Err(Refused::Cancelled(reasons)) => reasons,
+            };
+            // An earlier attempt of ours committed (its response was lost): the order is placed.
+            if ours(&reasons, &token) {
+                return Ok(Written::Done(()));
+            }
+            if let Some(existing) = planned
+                .replay_write
+                .and_then(|index| reasons.get(index))
+                .filter(|r| condition_failed(Some(r)))
+                .and_then(|r| r.item())
+            {
+                if let Some(stored) = stored_replay(existing, now.as_millis() / 1000) {
+                    return Ok(Written::KeyTaken(stored));
+                }
+            }
+            if only_conflicts(&reasons) {
+                if let Some(delay) = conflicts.next_delay() {
+                    // Another order holds that counter: try another one.
+                    takes.iter_mut().for_each(Take::move_elsewhere);
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+            }
+            let mut problems: Vec<(u32, LineProblem)> = Vec::new();
+            let mut reread = false;
+            for (&(index, counter), reason) in
+                planned.stock_writes.iter().zip(reasons.iter().skip(planned.first_stock_write))
+            {
+                let line = &lines[index];
+                if !condition_failed(Some(reason)) || problems.iter().any(|(number, _)| *number == line.line) {
+                    continue;
+                }
+                match self.why_not_taken(line, counter, reason, &mut takes[index]).await? {
+                    Some(problem) => problems.push((line.line, problem)),
+                    None => reread = true,
+                }
+            }
+            if !problems.is_empty() {
+                return Err(PlaceError::Lines(problems));
+            }
+            if reread && rereads > 0 {
+                rereads -= 1;
+                continue;
+            }
+            if reread || busy(&reasons) {
+                return Err(StoreError::Throttled.into());
+            }
+            return Err(cancelled("place order", &reasons).into());
+        }
+        unreachable!("the attempts loop returns")
+    }
+
+    /// The transaction placing `order`: its record, its lines, each line's stock take(s) and the
+    /// idempotency record.
+    fn place_writes(
+        &self,
+        order: &Order,
+        lines: &[OrderLine],
+        takes: &[Take],
+        now: Timestamp,
+        replay: Option<&ReplayRecord>,
+        token: &WriteToken,
+    ) -> Result<PlannedPlace, PlaceError> {
         let mut writes = Vec::with_capacity(2 + 2 * lines.len());
         writes.push(put(
             &self.table,
@@ -109,59 +191,108 @@ impl DynamoOrderRepository {
                 order,
             },
         )?);
-        for line in lines {
-            writes.push(put(
-                &self.table,
-                &LineRecord { pk: keys::order_pk(order.id), sk: keys::order_line_sk(line.line), line },
-            )?);
+        for (line, take) in lines.iter().zip(takes) {
+            let record = LineRecord {
+                pk: keys::order_pk(order.id),
+                sk: keys::order_line_sk(line.line),
+                line,
+                stock_draws: take.draws(),
+            };
+            writes.push(put(&self.table, &record)?);
         }
         let first_stock_write = writes.len();
-        for line in lines {
-            writes.push(stock_change(&self.table, line, StockChange::Take, now)?);
+        let mut stock_writes = Vec::with_capacity(lines.len());
+        for (index, (line, take)) in lines.iter().zip(takes).enumerate() {
+            match take {
+                Take::Item => {
+                    writes.push(stock_change(&self.table, line, line.quantity, StockChange::Take, now)?);
+                    stock_writes.push((index, None));
+                }
+                Take::Counters { draws, .. } => {
+                    for draw in draws {
+                        writes.push(stock::take(
+                            &self.table,
+                            line.item_id,
+                            draw.counter,
+                            draw.quantity,
+                            line.unit_price,
+                        )?);
+                        stock_writes.push((index, Some(draw.counter)));
+                    }
+                }
+            }
         }
-        let replay_write = writes.len();
+        let replay_write = replay.map(|_| writes.len());
         if let Some(replay) = replay {
-            writes.push(put_record(replay, &self.table, &token)?);
+            writes.push(put_record(replay, &self.table, token)?);
         }
+        if writes.len() > MAX_TRANSACTION_WRITES {
+            // Only lines spread over many nearly empty counters get here.
+            let spread = lines.iter().zip(takes).filter(|(_, take)| take.draws().len() > 1);
+            return Err(PlaceError::Lines(spread.map(|(line, _)| (line.line, LineProblem::OutOfStock)).collect()));
+        }
+        Ok(PlannedPlace { writes, first_stock_write, stock_writes, replay_write })
+    }
 
-        let mut backoff = Backoff::new(Duration::from_millis(20), Duration::from_millis(200), CONFLICT_RETRIES);
-        for attempt in 0.. {
-            let reasons = match transact(&self.client, writes.clone(), &token, attempt, "place order").await {
-                Ok(()) => return Ok(Written::Done(())),
-                Err(Refused::Store(error)) => return Err(error.into()),
-                Err(Refused::Cancelled(reasons)) => reasons,
-            };
-            // An earlier attempt of ours committed (its response was lost): the order is placed.
-            if ours(&reasons, &token) {
-                return Ok(Written::Done(()));
-            }
-            if let Some(existing) =
-                reasons.get(replay_write).filter(|r| condition_failed(Some(r))).and_then(|r| r.item())
-            {
-                if let Some(stored) = stored_replay(existing, now.as_millis() / 1000) {
-                    return Ok(Written::KeyTaken(stored));
+    /// Why one stock take of `line` failed its condition: a problem to report, or `None` when
+    /// `take` now holds a better plan (the item was split or unsplit, or the chosen counter ran
+    /// dry while others still hold enough) and the order is worth trying again.
+    async fn why_not_taken(
+        &self,
+        line: &OrderLine,
+        counter: Option<u8>,
+        reason: &CancellationReason,
+        take: &mut Take,
+    ) -> Result<Option<LineProblem>, StoreError> {
+        let buckets_in = |record: &HashMap<String, AttributeValue>| {
+            record
+                .get("stock_buckets")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .and_then(StockBuckets::new)
+        };
+        if counter.is_none() {
+            // Taken from the item: it may have been split since it was priced.
+            return Ok(match reason.item().and_then(buckets_in).filter(|b| b.is_split()) {
+                Some(buckets) => {
+                    *take = Take::spread(buckets, line.quantity);
+                    None
                 }
-            }
-            if only_conflicts(&reasons) {
-                if let Some(delay) = backoff.next_delay() {
-                    tokio::time::sleep(delay).await;
-                    continue;
-                }
-            }
-            let problems: Vec<(u32, LineProblem)> = lines
-                .iter()
-                .zip(reasons.iter().skip(first_stock_write))
-                .filter_map(|(line, reason)| line_problem(line, reason).map(|problem| (line.line, problem)))
-                .collect();
-            if !problems.is_empty() {
-                return Err(PlaceError::Lines(problems));
-            }
-            if busy(&reasons) {
-                return Err(StoreError::Throttled.into());
-            }
-            return Err(cancelled("place order", &reasons).into());
+                None => line_problem(line, reason),
+            });
         }
-        unreachable!("the attempts loop returns")
+        if reason.item().is_none() {
+            // No such counter: the item was unsplit, re-split or deleted since.
+            let read = BatchRead {
+                projection: Some(("#b".to_owned(), HashMap::from([("#b".to_owned(), "stock_buckets".to_owned())]))),
+                consistent: true,
+            };
+            let item = batch_get(&self.client, &self.table, vec![keys::item_key(line.item_id)], &read).await?;
+            return Ok(match item.first() {
+                None => Some(LineProblem::NotFound),
+                Some(record) => {
+                    *take = Take::spread(buckets_in(record).unwrap_or_default(), line.quantity);
+                    None
+                }
+            });
+        }
+        if let Some(problem) = line_problem(line, reason).filter(|problem| *problem != LineProblem::OutOfStock) {
+            return Ok(Some(problem));
+        }
+        // This counter ran dry: the others may still hold enough.
+        let Take::Counters { buckets, .. } = *take else {
+            return Ok(line_problem(line, reason));
+        };
+        let counters = stock::read_counters(&self.client, &self.table, &[(line.item_id, buckets)], true).await?;
+        let read = counters.get(&line.item_id).cloned().unwrap_or_default();
+        Ok(match stock::plan_take(&read, line.quantity, spread_index(read.len())) {
+            Some(plan) => {
+                let draws = plan.into_iter().map(|(counter, quantity)| StockDraw { counter, quantity }).collect();
+                *take = Take::Counters { buckets, draws };
+                None
+            }
+            None => Some(LineProblem::OutOfStock),
+        })
     }
 
     /// The order and its lines, strongly consistent (one `Query` on the order's partition).
@@ -215,9 +346,10 @@ impl DynamoOrderRepository {
         Ok(Page { items: orders, next: next.map(|id| crate::domain::PagePosition { id, price: None }) })
     }
 
-    /// Marks a placed order cancelled and returns each line's quantity to its item, once: the
-    /// order's status is the transaction's condition, so a second cancel changes nothing.
-    /// `owner` restricts the cancel to that user's orders.
+    /// Marks a placed order cancelled and returns each line's quantity to its item (to the
+    /// counters it came from, for a split item), once: the order's status is the transaction's
+    /// condition, so a second cancel changes nothing. `owner` restricts the cancel to that user's
+    /// orders.
     pub async fn cancel(
         &self,
         id: OrderId,
@@ -234,21 +366,43 @@ impl DynamoOrderRepository {
             if detail.order.status == OrderStatus::Cancelled {
                 return Err(CancelError::AlreadyCancelled);
             }
-            // A line whose item was deleted cannot be restocked.
+            // A line whose item was deleted cannot be restocked; a split item's goes to its counters.
             let item_keys = detail.lines.iter().map(|line| keys::item_key(line.item_id)).collect();
             let read = BatchRead {
-                projection: Some(("#id".to_owned(), HashMap::from([("#id".to_owned(), "id".to_owned())]))),
+                projection: Some((
+                    "#id, #b".to_owned(),
+                    HashMap::from([("#id".to_owned(), "id".to_owned()), ("#b".to_owned(), "stock_buckets".to_owned())]),
+                )),
                 consistent: true,
             };
-            let existing: Vec<String> = batch_get(&self.client, &self.table, item_keys, &read)
+            #[derive(Deserialize)]
+            struct Existing {
+                id: ItemId,
+                #[serde(default)]
+                stock_buckets: StockBuckets,
+            }
+            let existing: HashMap<ItemId, StockBuckets> = batch_get(&self.client, &self.table, item_keys, &read)
                 .await?
                 .into_iter()
-                .filter_map(|record| record.get("id").and_then(|v| v.as_s().ok()).cloned())
-                .collect();
+                .map(|record| serde_dynamo::from_item::<_, Existing>(record).map(|e| (e.id, e.stock_buckets)))
+                .collect::<Result<_, _>>()
+                .map_err(failed("decode item"))?;
 
             let mut writes = vec![mark_cancelled(&self.table, id, &token, now)?];
-            for line in detail.lines.iter().filter(|line| existing.contains(&line.item_id.to_string())) {
-                writes.push(stock_change(&self.table, line, StockChange::Return, now)?);
+            let mut returned_lines = Vec::new();
+            for line in &detail.lines {
+                let Some(&buckets) = existing.get(&line.item_id) else {
+                    continue;
+                };
+                if !buckets.is_split() {
+                    writes.push(stock_change(&self.table, line, line.quantity, StockChange::Return, now)?);
+                    returned_lines.push(line.line);
+                    continue;
+                }
+                for (counter, quantity) in returns(line, buckets) {
+                    writes.push(stock::give_back(&self.table, line.item_id, counter, quantity, buckets)?);
+                    returned_lines.push(line.line);
+                }
             }
             let reasons = match transact(&self.client, writes, &token, attempt, "cancel order").await {
                 Ok(()) => {
@@ -269,15 +423,18 @@ impl DynamoOrderRepository {
             if condition_failed(reasons.first()) {
                 return Err(CancelError::AlreadyCancelled);
             }
-            // An item still there whose stock cannot take the quantity back.
-            let full =
-                reasons.iter().skip(1).position(|reason| condition_failed(Some(reason)) && reason.item().is_some());
-            if let Some(index) = full {
-                let returned: Vec<&OrderLine> =
-                    detail.lines.iter().filter(|line| existing.contains(&line.item_id.to_string())).collect();
-                return Err(CancelError::StockLimit(returned.get(index).map_or(0, |line| line.line)));
+            // An item (or counter) still there, as split as we read it, whose stock cannot take
+            // the quantity back.
+            let full = reasons.iter().skip(1).zip(&returned_lines).find(|(reason, _)| {
+                condition_failed(Some(reason))
+                    && reason.item().is_some_and(|stored| {
+                        stored.get("stock_buckets").and_then(|v| v.as_n().ok()).is_none_or(|n| n == "1")
+                    })
+            });
+            if let Some((_, line)) = full {
+                return Err(CancelError::StockLimit(*line));
             }
-            // A conflict, throttling, or an item deleted since we looked: read again and retry.
+            // A conflict, throttling, or an item deleted or (un)split since we looked: read again.
             match backoff.next_delay() {
                 Some(delay) => tokio::time::sleep(delay).await,
                 None if busy(&reasons) => return Err(StoreError::Throttled.into()),
@@ -286,6 +443,77 @@ impl DynamoOrderRepository {
         }
         unreachable!("the attempts loop returns")
     }
+}
+
+/// The transaction `place` sends, and where in it each part is.
+struct PlannedPlace {
+    writes: Vec<TransactWriteItem>,
+    first_stock_write: usize,
+    /// For each stock write from `first_stock_write` on: the line's index and, for a split item,
+    /// the counter.
+    stock_writes: Vec<(usize, Option<u8>)>,
+    replay_write: Option<usize>,
+}
+
+/// Where one line's units are taken from.
+#[derive(Debug, Clone)]
+enum Take {
+    /// The item's own stock.
+    Item,
+    /// These counters of an item split `buckets` ways.
+    Counters { buckets: StockBuckets, draws: Vec<StockDraw> },
+}
+
+impl Take {
+    /// As the line was priced: one counter picked at random, so buyers spread over them.
+    fn first_guess(line: &OrderLine) -> Self {
+        Self::spread(line.stock_buckets, line.quantity)
+    }
+
+    fn spread(buckets: StockBuckets, quantity: u64) -> Self {
+        match buckets.is_split() {
+            true => {
+                let counter = spread_index(usize::from(buckets.get())) as u8;
+                Take::Counters { buckets, draws: vec![StockDraw { counter, quantity }] }
+            }
+            false => Take::Item,
+        }
+    }
+
+    /// After a conflict on a counter: a single-counter take moves to another random one.
+    fn move_elsewhere(&mut self) {
+        if let Take::Counters { buckets, draws } = self {
+            if let [draw] = draws.as_mut_slice() {
+                draw.counter = spread_index(usize::from(buckets.get())) as u8;
+            }
+        }
+    }
+
+    fn draws(&self) -> &[StockDraw] {
+        match self {
+            Take::Item => &[],
+            Take::Counters { draws, .. } => draws,
+        }
+    }
+}
+
+/// Where a cancelled line's units go back to on an item split `buckets` ways: the counters they
+/// came from (folded onto the counters that exist now, if the split changed since), or the first
+/// counter for a line placed before the item was split.
+fn returns(line: &OrderLine, buckets: StockBuckets) -> Vec<(u8, u64)> {
+    let mut by_counter: Vec<(u8, u64)> = Vec::new();
+    let draws = match line.stock_draws.is_empty() {
+        true => vec![StockDraw { counter: 0, quantity: line.quantity }],
+        false => line.stock_draws.clone(),
+    };
+    for draw in draws {
+        let counter = draw.counter % buckets.get();
+        match by_counter.iter_mut().find(|(existing, _)| *existing == counter) {
+            Some((_, quantity)) => *quantity += draw.quantity,
+            None => by_counter.push((counter, draw.quantity)),
+        }
+    }
+    by_counter
 }
 
 fn put(table: &str, record: &impl Serialize) -> Result<TransactWriteItem, StoreError> {
@@ -304,20 +532,24 @@ enum StockChange {
     Return,
 }
 
+/// A change to an unsplit item's own stock; it must still be unsplit (a split item's stock is in
+/// its counters).
 fn stock_change(
     table: &str,
     line: &OrderLine,
+    quantity: u64,
     change: StockChange,
     now: Timestamp,
 ) -> Result<TransactWriteItem, StoreError> {
     let mut names = HashMap::from([
         ("#pk".to_owned(), keys::PK.to_owned()),
+        ("#buckets".to_owned(), "stock_buckets".to_owned()),
         ("#stock".to_owned(), "stock".to_owned()),
         ("#version".to_owned(), "version".to_owned()),
         ("#updated_at".to_owned(), "updated_at".to_owned()),
     ]);
     let mut values = HashMap::from([
-        (":quantity".to_owned(), number(line.quantity)),
+        (":quantity".to_owned(), number(quantity)),
         (":one".to_owned(), number(1)),
         (":now".to_owned(), AttributeValue::S(now.to_string())),
     ]);
@@ -329,29 +561,20 @@ fn stock_change(
             values.insert(":active".to_owned(), AttributeValue::S(ItemStatus::Active.as_str().to_owned()));
             (
                 "SET #stock = #stock - :quantity, #version = #version + :one, #updated_at = :now",
-                "attribute_exists(#pk) AND #status = :active AND #price = :price AND #stock >= :quantity",
+                "attribute_exists(#pk) AND #status = :active AND #price = :price AND #stock >= :quantity \
+                 AND (attribute_not_exists(#buckets) OR #buckets = :one)",
             )
         }
         StockChange::Return => {
             // Stock stays a number every JSON client reads exactly.
-            values.insert(":room".to_owned(), number(MAX_SAFE_INTEGER.saturating_sub(line.quantity)));
+            values.insert(":room".to_owned(), number(MAX_SAFE_INTEGER.saturating_sub(quantity)));
             (
                 "SET #stock = #stock + :quantity, #version = #version + :one, #updated_at = :now",
-                "attribute_exists(#pk) AND #stock <= :room",
+                "attribute_exists(#pk) AND #stock <= :room AND (attribute_not_exists(#buckets) OR #buckets = :one)",
             )
         }
     };
-    let update = Update::builder()
-        .table_name(table)
-        .set_key(Some(keys::item_key(line.item_id)))
-        .update_expression(update)
-        .condition_expression(condition)
-        .set_expression_attribute_names(Some(names))
-        .set_expression_attribute_values(Some(values))
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .build()
-        .map_err(failed("build stock update"))?;
-    Ok(TransactWriteItem::builder().update(update).build())
+    checked_update(table, keys::item_key(line.item_id), (update, condition), names, values, "build stock update")
 }
 
 fn mark_cancelled(
@@ -360,26 +583,23 @@ fn mark_cancelled(
     token: &WriteToken,
     now: Timestamp,
 ) -> Result<TransactWriteItem, StoreError> {
-    let update = Update::builder()
-        .table_name(table)
-        .set_key(Some(keys::order_key(id)))
-        .update_expression("SET #status = :cancelled, #updated_at = :now, #write_token = :token")
-        .condition_expression("#status = :placed")
-        .set_expression_attribute_names(Some(HashMap::from([
+    checked_update(
+        table,
+        keys::order_key(id),
+        ("SET #status = :cancelled, #updated_at = :now, #write_token = :token", "#status = :placed"),
+        HashMap::from([
             ("#status".to_owned(), "status".to_owned()),
             ("#updated_at".to_owned(), "updated_at".to_owned()),
             ("#write_token".to_owned(), keys::WRITE_TOKEN.to_owned()),
-        ])))
-        .set_expression_attribute_values(Some(HashMap::from([
+        ]),
+        HashMap::from([
             (":cancelled".to_owned(), AttributeValue::S(OrderStatus::Cancelled.as_str().to_owned())),
             (":placed".to_owned(), AttributeValue::S(OrderStatus::Placed.as_str().to_owned())),
             (":now".to_owned(), AttributeValue::S(now.to_string())),
             (":token".to_owned(), AttributeValue::S(token.as_str().to_owned())),
-        ])))
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .build()
-        .map_err(failed("build cancel update"))?;
-    Ok(TransactWriteItem::builder().update(update).build())
+        ]),
+        "build cancel update",
+    )
 }
 
 /// Reads why a stock update's condition failed from the item DynamoDB returned with the reason.

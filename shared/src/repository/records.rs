@@ -1,9 +1,11 @@
 //! The stored shape of an item: its fields plus the key attributes that place it in each index.
 
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use serde::Serialize;
 
-use super::{WriteToken, keys};
-use crate::domain::Item;
+use super::transact::put_new;
+use super::{StoreError, WriteToken, keys};
+use crate::domain::{Item, ItemId};
 
 #[derive(Serialize)]
 pub struct ItemRecord<'a> {
@@ -31,6 +33,17 @@ impl<'a> ItemRecord<'a> {
             item,
         }
     }
+}
+
+/// A record on the pending-index GSI saying the item is gone, so the search index learns of the
+/// deletion even if the queue message is lost. Ids are never reused, so the tombstone is new,
+/// unless this very delete already landed.
+pub(super) fn tombstone(table: &str, id: ItemId, token: &WriteToken) -> Result<TransactWriteItem, StoreError> {
+    let mut tombstone = keys::item_tombstone_key(id);
+    tombstone.insert(keys::ID.to_owned(), AttributeValue::S(id.to_string()));
+    tombstone.insert(keys::INDEX_PENDING.to_owned(), AttributeValue::S(keys::pending_partition(keys::shard_of(id))));
+    tombstone.insert(keys::WRITE_TOKEN.to_owned(), AttributeValue::S(token.as_str().to_owned()));
+    put_new(table, tombstone)
 }
 
 #[cfg(test)]

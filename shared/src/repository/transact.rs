@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 use super::error::{classify, failed};
@@ -60,6 +60,29 @@ pub(super) fn put_new(table: &str, record: HashMap<String, AttributeValue>) -> R
         .build()
         .map_err(failed("build put"))?;
     Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// An `Update` in a transaction that, when its condition fails, returns the record as stored with the
+/// cancellation reason (so the caller can tell why).
+pub(super) fn checked_update(
+    table: &str,
+    key: HashMap<String, AttributeValue>,
+    (update, condition): (&str, &str),
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+    context: &'static str,
+) -> Result<TransactWriteItem, StoreError> {
+    let update = Update::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .update_expression(update)
+        .condition_expression(condition)
+        .set_expression_attribute_names(Some(names))
+        .set_expression_attribute_values(Some(values))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .build()
+        .map_err(failed(context))?;
+    Ok(TransactWriteItem::builder().update(update).build())
 }
 
 /// The condition of this write failed (as opposed to a conflict, throttling, or nothing wrong).

@@ -190,8 +190,10 @@ impl DynamoVectorRepository {
         classify(error, "search vectors")
     }
 
-    /// Clears an item's `index_pending` marker, but only if the item is still at `version`: a
-    /// newer write keeps its marker until its own job runs.
+    /// Clears an item's `index_pending` marker, but only if no write reached the item record since
+    /// it was read at `version`: a newer write keeps its marker until its own job runs. `<=`, not
+    /// `=`: a split item's version also counts its counters' draws (which change nothing indexed),
+    /// and its next write moves the record past every version read before it.
     pub async fn clear_pending(&self, id: ItemId, version: u64) -> Result<(), StoreError> {
         let outcome = self
             .client
@@ -199,7 +201,7 @@ impl DynamoVectorRepository {
             .table_name(&self.table)
             .set_key(Some(keys::item_key(id)))
             .update_expression("REMOVE #pending")
-            .condition_expression("#version = :version")
+            .condition_expression("#version <= :version")
             .expression_attribute_names("#pending", keys::INDEX_PENDING)
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":version", AttributeValue::N(version.to_string()))

@@ -61,7 +61,13 @@ impl<R: ItemRepository> OrderService<R> {
         now: Timestamp,
     ) -> Result<OrderDetail, ServiceError> {
         let ids: Vec<ItemId> = request.lines.iter().map(|line| line.item_id).collect();
-        let wanted = FieldSet::of(&[ItemField::Id, ItemField::Price, ItemField::Status, ItemField::OwnerId]);
+        let wanted = FieldSet::of(&[
+            ItemField::Id,
+            ItemField::Price,
+            ItemField::Status,
+            ItemField::OwnerId,
+            ItemField::StockBuckets,
+        ]);
         let items: HashMap<ItemId, ItemView> =
             self.items.get_many(&ids, wanted).await?.into_iter().filter_map(|v| Some((v.id?, v))).collect();
 
@@ -71,12 +77,14 @@ impl<R: ItemRepository> OrderService<R> {
         for (index, requested) in request.lines.iter().enumerate() {
             let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
             // Another user's draft is as invisible here as everywhere else.
-            let price =
+            let priced =
                 items.get(&requested.item_id).and_then(|view| match (view.price, view.status, &view.owner_id) {
-                    (Some(price), Some(status), Some(owner)) if caller.can_see(status, owner) => Some(price),
+                    (Some(price), Some(status), Some(owner)) if caller.can_see(status, owner) => {
+                        Some((price, view.stock_buckets.unwrap_or_default()))
+                    }
                     _ => None,
                 });
-            let Some(unit_price) = price else {
+            let Some((unit_price, stock_buckets)) = priced else {
                 missing.push((number, LineProblem::NotFound));
                 continue;
             };
@@ -92,6 +100,8 @@ impl<R: ItemRepository> OrderService<R> {
                 quantity: requested.quantity,
                 unit_price,
                 line_total,
+                stock_buckets,
+                stock_draws: Vec::new(),
             });
         }
         if !missing.is_empty() {
