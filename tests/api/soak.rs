@@ -704,3 +704,46 @@ async fn a_seeded_soak_under_random_faults_breaks_no_invariant() {
     assert!(violations.is_empty(), "{} violations, the first:\n{shown:#?}", violations.len());
     assert!(proxy.fired() > 20, "faults were injected: {}", proxy.fired());
 }
+
+/// The checker is only as good as what it catches: a history that the store contradicts, three ways.
+#[tokio::test]
+async fn the_checker_reports_a_lost_order_a_refused_write_made_visible_and_stock_out_of_balance() {
+    let test = spawn_app().await;
+    let body = json!({"name": "soak 0 0", "price": 100, "stock": INITIAL_STOCK, "status": "active"});
+    let item = id_of(&test.create_as("soaker0", body).await);
+    let mut history = History::default();
+    history.items.insert(
+        item.clone(),
+        ItemLedger {
+            owner: "soaker0".to_owned(),
+            writes: vec![("soak 0 0".to_owned(), Outcome::Done(1)), ("soak 0 1".to_owned(), Outcome::Refused)],
+            created: Some(Instant::now()),
+            ..ItemLedger::default()
+        },
+    );
+    history.keyed.insert(
+        "k".to_owned(),
+        ("soaker0".to_owned(), HashSet::from(["01JDQ3G9X2V0Y8M6K4T5R7N3QR".to_owned()]), false),
+    );
+    // What no answer explains: the refused write's name, and a unit gone with no order.
+    test.dynamo
+        .update_item()
+        .table_name(&test.table)
+        .key("pk", AttributeValue::S(format!("ITEM#{item}")))
+        .key("sk", AttributeValue::S("ITEM".to_owned()))
+        .update_expression("SET #name = :refused, #stock = :less")
+        .expression_attribute_names("#name", "name")
+        .expression_attribute_names("#stock", "stock")
+        .expression_attribute_values(":refused", AttributeValue::S("soak 0 1".to_owned()))
+        .expression_attribute_values(":less", AttributeValue::N((INITIAL_STOCK - 1).to_string()))
+        .send()
+        .await
+        .expect("tamper with the item");
+
+    let violations = check(&test, &history).await;
+
+    let found = |text: &str| violations.iter().any(|violation| violation.contains(text));
+    assert!(found("answered 201 is not stored"), "{violations:#?}");
+    assert!(found("is named \"soak 0 1\" (Some(Refused))"), "{violations:#?}");
+    assert!(found(&format!("stock {}", INITIAL_STOCK - 1)), "{violations:#?}");
+}
