@@ -598,6 +598,15 @@ async fn check(test: &TestApp, history: &History) -> Vec<String> {
             violations.push(format!("item {id} has no vector"));
             continue;
         };
+        let told = history.items.get(id).and_then(|ledger| {
+            ledger.writes.iter().filter_map(|(_, o)| if let Outcome::Done(v) = o { Some(*v) } else { None }).max()
+        });
+        if told.is_some_and(|told| count(vector, "version") < told) {
+            violations.push(format!(
+                "item {id}'s vector is at version {}, older than the write a client was told of",
+                count(vector, "version")
+            ));
+        }
         if text(vector, "search_status") != text(stored, "status")
             || text(vector, "search_owner") != text(stored, "owner_id")
         {
