@@ -20,6 +20,8 @@ use crate::proxy::{Fault, FaultProxy, Rule};
 const INITIAL_STOCK: u64 = 60;
 /// The fixtures' order id, replaced by a real one.
 const FIXTURE_ORDER: &str = "01JDQ3G9X2V0Y8M6K4T5R7N3QR";
+/// Catalog walks per run, whatever its length.
+const MAX_WALKS: usize = 40;
 /// A client's attempts at one operation (retries on 503, and on 504 where a key makes it safe).
 const TRIES: usize = 6;
 
@@ -202,7 +204,8 @@ async fn client(soak: Arc<Soak>, number: usize, operations: usize, seed: u64) {
                     }
                 }
             }
-            75..80 => walk(&soak, &mut dice).await,
+            // Each walk reads the whole catalog (16 shards a page): a few dozen per run are plenty.
+            75..80 if lock(&soak.history).walks.len() < MAX_WALKS => walk(&soak, &mut dice).await,
             _ => search(&soak, &mut dice, &user).await,
         }
     }
@@ -462,27 +465,37 @@ fn count(record: &HashMap<String, AttributeValue>, name: &str) -> u64 {
     record.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
+/// An order as stored: its status, owner, lines (item, quantity) and the line count its record states.
+#[derive(Default)]
+struct StoredOrder {
+    status: String,
+    owner: String,
+    lines: Vec<(String, u64)>,
+    line_count: u64,
+}
+
 /// Holds the history against the store; returns every broken invariant.
 async fn check(test: &TestApp, history: &History) -> Vec<String> {
     let mut violations = history.violations.clone();
     let records = everything(test).await;
     let by_sk = |prefix: &'static str| records.iter().filter(move |r| text(r, "sk").starts_with(prefix));
 
-    // Orders as stored: status, owner and lines (item, quantity).
-    let mut orders: HashMap<String, (String, String, Vec<(String, u64)>, u64)> = HashMap::new();
+    let mut orders: HashMap<String, StoredOrder> = HashMap::new();
     for record in by_sk("ORDER") {
         let id = text(record, "pk").trim_start_matches("ORDER#").to_owned();
-        let entry = orders.entry(id).or_default();
-        (entry.0, entry.1, entry.3) = (text(record, "status"), text(record, "owner_id"), count(record, "line_count"));
+        let order = orders.entry(id).or_default();
+        order.status = text(record, "status");
+        order.owner = text(record, "owner_id");
+        order.line_count = count(record, "line_count");
     }
     for record in by_sk("LINE#") {
         let id = text(record, "pk").trim_start_matches("ORDER#").to_owned();
-        orders.entry(id).or_default().2.push((text(record, "item_id"), count(record, "quantity")));
+        orders.entry(id).or_default().lines.push((text(record, "item_id"), count(record, "quantity")));
     }
-    for (id, (status, _, lines, line_count)) in &orders {
-        if status.is_empty() || lines.len() as u64 != *line_count {
-            violations
-                .push(format!("order {id} is half-written: status {status:?}, {} of {line_count} lines", lines.len()));
+    for (id, order) in &orders {
+        if order.status.is_empty() || order.lines.len() as u64 != order.line_count {
+            let (status, line_count, lines) = (&order.status, order.line_count, order.lines.len());
+            violations.push(format!("order {id} is half-written: status {status:?}, {lines} of {line_count} lines"));
         }
     }
 
@@ -509,8 +522,8 @@ async fn check(test: &TestApp, history: &History) -> Vec<String> {
         *explained.entry(owner).or_default() += unknown;
     }
     let mut stored_per_owner: HashMap<&str, usize> = HashMap::new();
-    for (_, owner, _, _) in orders.values() {
-        *stored_per_owner.entry(owner).or_default() += 1;
+    for order in orders.values() {
+        *stored_per_owner.entry(&order.owner).or_default() += 1;
     }
     for (owner, stored) in stored_per_owner {
         let told = explained.get(owner).copied().unwrap_or(0);
@@ -519,23 +532,21 @@ async fn check(test: &TestApp, history: &History) -> Vec<String> {
         }
     }
     for id in &history.cancelled {
-        if orders.get(id).map(|o| o.0.as_str()) != Some("cancelled") {
+        if orders.get(id).map(|order| order.status.as_str()) != Some("cancelled") {
             violations.push(format!("order {id} answered cancelled is not"));
         }
     }
 
     // Stock conservation: initial - units of live orders = stock now, never negative.
     let mut taken: HashMap<&str, u64> = HashMap::new();
-    for (status, _, lines, _) in orders.values() {
-        if status == "placed" {
-            for (item, quantity) in lines {
-                *taken.entry(item).or_default() += quantity;
-            }
+    for order in orders.values().filter(|order| order.status == "placed") {
+        for (item, quantity) in &order.lines {
+            *taken.entry(item).or_default() += quantity;
         }
     }
     let stored_items: HashMap<String, &HashMap<String, AttributeValue>> =
         by_sk("ITEM").filter(|r| text(r, "sk") == "ITEM").map(|r| (text(r, "id"), r)).collect();
-    for (id, _) in &stored_items {
+    for id in stored_items.keys() {
         let seen = test.send(Call::get(id).by("soak-staff", "moderator")).await;
         let Some(stock) = seen.body["data"]["stock"].as_u64() else {
             violations.push(format!("item {id} cannot be read: {} {:?}", seen.status, seen.body));
