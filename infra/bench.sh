@@ -18,6 +18,8 @@
 #   - infra/bench/search_scale.py (BENCH_SCALE=0 skips it): search-items over 1,000 and 50,000 items
 #     (BENCH_SCALE_SIZES) in a fresh store: init, first and warm invocations, CPU, peak RSS, and the
 #     store's SearchVectors time apart; writes target/bench/search_scale.json (seeding 50,000 takes minutes);
+#   - the long soak (BENCH_SOAK=0 skips it; SOAK_OPERATIONS, SOAK_CLIENTS, SOAK_SEED size it): random
+#     operations under random store faults, every invariant checked (tests/api/soak.rs);
 #   - the embedder's CPU per query and per item (shared/examples/static_embed_cost.rs), and search
 #     relevance on Cranfield (infra/bench/relevance.py; BENCH_RELEVANCE=0 skips it, =all adds MiniLM);
 # Prints tables and writes target/bench/lambda.json. Expect 20-25 minutes on a fresh clone (the reference functions build from scratch).
@@ -45,6 +47,13 @@ python infra/bench/lambda_bench.py
 if [ "${BENCH_HEAT:-1}" != 0 ]; then
   echo "==> partition heat and the capacity model (infra/bench/heat.py)"
   python infra/bench/heat.py
+fi
+if [ "${BENCH_SOAK:-1}" != 0 ]; then
+  # The long soak: the CI test with more operations and clients (README, Reliability).
+  echo "==> the long soak: ${SOAK_OPERATIONS:-20000} random operations under random faults (tests/api/soak.rs)"
+  [ -n "${REDIS_URL:-}" ] || start_redis "$(free_port)"
+  SOAK_OPERATIONS="${SOAK_OPERATIONS:-20000}" SOAK_CLIENTS="${SOAK_CLIENTS:-48}" RUST_MIN_STACK=8388608 \
+    cargo test -q -p api-tests --test api soak -- --nocapture 2>&1 | grep -E '^soak:|violations|^test result' || true
 fi
 if [ "${BENCH_WARM:-1}" != 0 ] && command -v valgrind >/dev/null; then
   echo "==> instructions and CPU per warm GET (callgrind)"

@@ -27,6 +27,7 @@ mod proxy;
 mod read;
 mod seams;
 mod search;
+mod soak;
 mod store;
 mod tracing;
 mod vector_store;

@@ -36,6 +36,8 @@ pub struct FaultProxy {
     rules: Mutex<Vec<Rule>>,
     seen: Mutex<HashMap<String, usize>>,
     fired: AtomicUsize,
+    /// Times each kind of fault fired, by the fault's name.
+    fired_by_kind: Mutex<HashMap<&'static str, usize>>,
     /// Draws for rules that fire only sometimes (xorshift; a fixed seed, as reproducible as the
     /// order of concurrent requests allows).
     dice: Mutex<u64>,
@@ -51,6 +53,7 @@ impl FaultProxy {
             rules: Mutex::new(Vec::new()),
             seen: Mutex::new(HashMap::new()),
             fired: AtomicUsize::new(0),
+            fired_by_kind: Mutex::new(HashMap::new()),
             dice: Mutex::new(0x9E37_79B9_7F4A_7C15),
         });
         let serving = proxy.clone();
@@ -87,6 +90,16 @@ impl FaultProxy {
         lock(&self.seen).get(operation).copied().unwrap_or(0)
     }
 
+    /// Times each kind of fault has fired (e.g. "DropResponse").
+    pub fn fired_by_kind(&self) -> HashMap<&'static str, usize> {
+        lock(&self.fired_by_kind).clone()
+    }
+
+    /// Requests seen so far, of every operation.
+    pub fn seen_total(&self) -> usize {
+        lock(&self.seen).values().sum()
+    }
+
     /// Times rules have fired in total.
     pub fn fired(&self) -> usize {
         self.fired.load(Ordering::SeqCst)
@@ -112,6 +125,9 @@ impl FaultProxy {
             .find(|rule| rule.uses > 0 && rule.matches(operation, body) && self.roll(rule.per_thousand))?;
         rule.uses -= 1;
         self.fired.fetch_add(1, Ordering::SeqCst);
+        if let Some(fault) = &rule.fault {
+            *lock(&self.fired_by_kind).entry(fault.kind()).or_default() += 1;
+        }
         rule.fault.clone()
     }
 }
@@ -181,6 +197,20 @@ pub enum Fault {
     Respond { status: u16, body: String },
     /// Do not forward; reset the connection (SO_LINGER 0, then drop).
     Reset,
+}
+
+impl Fault {
+    /// The fault's name, for counting.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::DelayRequest(_) => "DelayRequest",
+            Fault::DropResponse => "DropResponse",
+            Fault::DelayResponse(_) => "DelayResponse",
+            Fault::Throttle => "Throttle",
+            Fault::Respond { .. } => "Respond",
+            Fault::Reset => "Reset",
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
