@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 use shared::App;
 
-use crate::helpers::{Call, Reply, TestApp, id_of, spawn_app};
+use crate::helpers::{Call, Dice, Reply, TestApp, id_of, spawn_app};
 use crate::proxy::{Fault, FaultProxy, Rule};
 
 /// Every item starts with this stock; item writes never change it (a PUT carries the stock it read,
@@ -45,18 +45,6 @@ impl Plan {
             walks: number("SOAK_WALKS", 30) as usize,
             page: number("SOAK_PAGE", 25).clamp(1, 100) as usize,
         }
-    }
-}
-
-/// xorshift: each client's own reproducible stream.
-struct Dice(u64);
-
-impl Dice {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        if n == 0 { 0 } else { self.0 % n }
     }
 }
 
