@@ -28,6 +28,11 @@ echo "==> cargo test"
 # Debug builds of the AWS SDK poll through deep, large stack frames: the tests pass down to ~1.6 MB
 # of the default 2 MB per test thread; give them room rather than a margin that a toolchain bump eats.
 RUST_MIN_STACK="${RUST_MIN_STACK:-8388608}" cargo test --workspace --locked 2>&1 | tee target/test-output.log
+# The load tests (the flash sale's 1,000 buyers, the soak) run alone: their load on the one-request-at-a-
+# time moto would otherwise slow the timing-sensitive tests beside them.
+echo "==> cargo test: the load tests, alone"
+RUST_MIN_STACK="${RUST_MIN_STACK:-8388608}" cargo test -p api-tests --test api --locked -- --ignored 2>&1 \
+  | tee -a target/test-output.log
 echo "==> conformance: schemathesis against the locally served API"
 EXAMPLES="${EXAMPLES:-20}" bash infra/conformance.sh
 # One closing line for the whole run: the sum over every test binary.

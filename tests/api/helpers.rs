@@ -780,3 +780,16 @@ pub async fn copies_in_one_shard(app: &TestApp, template: &str, count: u64, pric
     }
     ids
 }
+
+/// A small deterministic generator (xorshift): each simulated client's own reproducible stream.
+pub struct Dice(pub u64);
+
+impl Dice {
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        if n == 0 { 0 } else { self.0 % n }
+    }
+}

@@ -1,5 +1,7 @@
 //! Integration tests: each route's handler, called in process with API Gateway v2 events built
 //! from events/ fixtures, against a real DynamoDB API (the moto server), one table per test.
+// The soak's client future is deep enough that proving it `Send` passes the default limit of 128.
+#![recursion_limit = "256"]
 
 mod access;
 mod auth;

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use shared::App;
 
-use crate::helpers::{Call, Reply, TestApp, id_of, spawn_app};
+use crate::helpers::{Call, Dice, Reply, TestApp, id_of, spawn_app};
 use crate::proxy::{Fault, FaultProxy, Rule};
 
 /// Longer than a write attempt may take (1.5 s), and three of them longer than the whole operation
@@ -243,18 +243,6 @@ impl History {
                 reply.header("retry-after").map(str::to_owned),
             ));
         }
-    }
-}
-
-/// A small deterministic generator per client.
-struct Dice(u64);
-
-impl Dice {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
     }
 }
 
