@@ -259,6 +259,8 @@ async fn a_split_item_lists_searches_and_deletes_as_one_item() {
     let listed: Vec<&Value> =
         page.body["data"].as_array().expect("a page").iter().filter(|v| v["id"] == item.as_str()).collect();
     assert_eq!(listed, [&json!({"id": item, "stock": 7, "stock_buckets": 3})], "the listing sums the counters");
+    let only_stock = app.send(Call::get(&item).query("fields", "stock").by("staff", "moderator")).await;
+    assert_eq!(only_stock.body["data"], json!({"stock": 7}), "the counters' sum, even without the id asked for");
     let only_name = app.send(Call::get(&item).query("fields", "name").by("staff", "moderator")).await;
     assert_eq!(only_name.body["data"], json!({"name": "Console"}), "what was not asked for stays out");
 

@@ -252,10 +252,11 @@ impl DynamoItemRepository {
     }
 }
 
-/// `fields`, plus `stock_buckets` when a split item's counters decide what is asked for.
+/// `fields`, plus `stock_buckets` and `id` (the counters' key) when a split item's counters decide
+/// what is asked for.
 fn with_counters(fields: FieldSet) -> FieldSet {
     match fields.contains(ItemField::Stock) || fields.contains(ItemField::Version) {
-        true => fields.with(ItemField::StockBuckets),
+        true => fields.with(ItemField::StockBuckets).with(ItemField::Id),
         false => fields,
     }
 }
