@@ -28,8 +28,9 @@ use crate::service::{
     IndexNotifier, Indexer, IndexerOverDynamo, ItemService, OrderService, ProfileService, RateLimiter, ReplayService,
     SearchService,
 };
+use crate::trace::TraceHeader;
 use crate::worker::IndexWorker;
-use crate::xray::{Exporter, TraceHeader, XRayInterceptor};
+use crate::xray::{Exporter, XRayInterceptor};
 
 /// Configuration and AWS clients of one container, each client built the first time a route's
 /// parts ask for it: a function builds only what its route uses (no SQS client for a read or an

@@ -15,6 +15,7 @@ pub mod scope;
 pub mod search;
 pub mod service;
 pub mod telemetry;
+pub mod trace;
 pub mod worker;
 pub mod xray;
 

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::SystemTime;
 
 use crate::domain::RateOutcome;
-use crate::xray::TraceHeader;
+use crate::trace::TraceHeader;
 
 tokio::task_local! {
     static SCOPE: Arc<Scope>;

@@ -17,7 +17,7 @@ use super::route::Route;
 use crate::domain::Principal;
 use crate::metrics;
 use crate::scope::{self, Scope};
-use crate::xray::TraceHeader;
+use crate::trace::TraceHeader;
 
 /// Serves one request of `route`: admits it through the gate, runs `work` as the admitted caller,
 /// and always produces an HTTP response; the Lambda runtime never sees an HTTP error as `Err`.

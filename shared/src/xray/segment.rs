@@ -124,7 +124,7 @@ mod tests {
     #[test]
     fn ids_are_16_hex_digits_and_differ() {
         let (a, b) = (new_id().expect("random"), new_id().expect("random"));
-        assert!(super::super::header::is_segment_id(&a), "{a}");
+        assert!(crate::trace::is_segment_id(&a), "{a}");
         assert_ne!(a, b);
     }
 }

@@ -66,7 +66,7 @@ fn is_trace_id(value: &str) -> bool {
 }
 
 /// 64 bits in 16 hex digits.
-pub(super) fn is_segment_id(value: &str) -> bool {
+pub(crate) fn is_segment_id(value: &str) -> bool {
     is_hex(value, 16)
 }
 
