@@ -57,7 +57,7 @@ impl Parts {
     }
 
     /// Parts over clients built elsewhere (tests, tools).
-    pub fn with_clients(
+    pub(crate) fn with_clients(
         config: Config,
         dynamo: aws_sdk_dynamodb::Client,
         sqs: aws_sdk_sqs::Client,

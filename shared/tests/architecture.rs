@@ -118,14 +118,26 @@ fn resolve_within(segments: &[String], depth: usize) -> Option<PathBuf> {
 fn re_export(file: &Path, item: &str) -> Option<Vec<String>> {
     let code = code_of(file);
     let here = module_dir(file);
-    use_paths(&code, "pub use ").into_iter().find(|path| path.last().is_some_and(|last| last == item)).and_then(
-        |path| match path.first().map(String::as_str) {
-            Some("crate") => Some(path[1..].to_vec()),
-            Some("super") => Some(here[..here.len().saturating_sub(1)].iter().chain(&path[1..]).cloned().collect()),
-            Some("self") => Some(here.iter().chain(&path[1..]).cloned().collect()),
-            _ => Some(here.iter().chain(&path).cloned().collect()),
-        },
-    )
+    // Each `pub use …;` statement, however many lines it spans.
+    let exported: String = code
+        .match_indices("use ")
+        .filter(|(at, _)| is_re_export(&code[code[..*at].rfind('\n').map_or(0, |nl| nl + 1)..]))
+        .map(|(at, _)| code[at..].split(';').next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join(";\n");
+    let path = use_paths(&exported, "use ").into_iter().find(|path| path.last().is_some_and(|last| last == item))?;
+    let tail = || path[1..].iter().cloned();
+    Some(match path.first().map(String::as_str) {
+        Some("crate") => tail().collect(),
+        Some("super") => here[..here.len().saturating_sub(1)].iter().cloned().chain(tail()).collect(),
+        Some("self") => here.iter().cloned().chain(tail()).collect(),
+        _ => here.iter().chain(&path).cloned().collect(),
+    })
+}
+
+fn is_re_export(line: &str) -> bool {
+    let line = line.trim_start();
+    line.starts_with("pub use ") || line.starts_with("pub(crate) use ")
 }
 
 fn is_ident(c: char) -> bool {
@@ -205,7 +217,7 @@ fn use_paths(code: &str, prefix: &str) -> Vec<Vec<String>> {
 fn imports(file: &Path) -> BTreeSet<PathBuf> {
     let code = code_of(file);
     let code: String = if is_facade(file) {
-        code.lines().filter(|line| !line.trim_start().starts_with("pub use")).collect::<Vec<_>>().join("\n")
+        code.lines().filter(|line| !is_re_export(line)).collect::<Vec<_>>().join("\n")
     } else {
         code
     };

@@ -11,5 +11,5 @@ mod exporter;
 mod interceptor;
 mod segment;
 
-pub use exporter::{DaemonAddressError, Exporter, daemon_address};
-pub use interceptor::XRayInterceptor;
+pub use exporter::Exporter;
+pub(crate) use interceptor::XRayInterceptor;
