@@ -10,13 +10,16 @@ use super::cursor::CursorCodec;
 use super::idempotency::IdempotencyStore;
 use super::request;
 use super::response::{PageInfo, Reply};
-use super::route::CREATE_ITEM;
 
 use super::error::ApiError;
 use crate::domain::{
     FieldError, ItemChanges, ItemPatch, ItemView, ItemWrite, OwnerId, Principal, Profile, ReplayRecord, Timestamp,
 };
 use crate::service::{ApiItemRepository, ItemService, ProfileService};
+
+/// The namespace of create replays: an `Idempotency-Key` is the caller's per route. Fixed here rather
+/// than read from the route table, so renaming the route cannot orphan the replays already stored.
+const CREATE_REPLAYS: &str = "POST /api/items";
 
 /// What the item routes work with.
 pub struct ItemsApi {
@@ -84,7 +87,7 @@ pub async fn create(api: &ItemsApi, caller: Principal, req: &Request) -> Result<
     };
     let commit =
         |item, record: Option<ReplayRecord>| async move { Ok(api.items.create(&item, record.as_ref()).await?) };
-    api.idempotency.run(req, &caller, CREATE_ITEM.key, &body, now, prepare, commit).await
+    api.idempotency.run(req, &caller, CREATE_REPLAYS, &body, now, prepare, commit).await
 }
 
 /// `PUT /api/items/{id}`: every client-owned field replaced.

@@ -8,7 +8,6 @@ use super::error::ApiError;
 use super::idempotency::IdempotencyStore;
 use super::request;
 use super::response::{PageInfo, Reply};
-use super::route::PLACE_ORDER;
 use crate::domain::{OrderRequest, Principal, ReplayRecord, Timestamp};
 use crate::service::Orders;
 
@@ -19,6 +18,9 @@ pub struct OrdersApi {
     pub idempotency: IdempotencyStore,
     pub clock: fn() -> Timestamp,
 }
+
+/// The namespace of order replays (see items.rs's `CREATE_REPLAYS`).
+const ORDER_REPLAYS: &str = "POST /api/orders";
 
 /// `POST /api/orders` (honours `Idempotency-Key`)
 pub async fn create(api: &OrdersApi, caller: Principal, req: &Request) -> Result<Reply, ApiError> {
@@ -33,7 +35,7 @@ pub async fn create(api: &OrdersApi, caller: Principal, req: &Request) -> Result
     };
     let commit =
         |placed, record: Option<ReplayRecord>| async move { Ok(api.orders.place(&placed, record.as_ref()).await?) };
-    api.idempotency.run(req, &caller, PLACE_ORDER.key, &body, now, prepare, commit).await
+    api.idempotency.run(req, &caller, ORDER_REPLAYS, &body, now, prepare, commit).await
 }
 
 /// `GET /api/orders/{id}`: the owner's or, for staff, anyone's; lines carry item summaries.
