@@ -6,40 +6,12 @@
 
 use lambda_http::{Body, Request, Response};
 
-use super::gate::Gate;
+use super::gate::{Access, Gate, Route, route};
 use super::items::{self, ItemsApi};
 use super::orders::{self, OrdersApi};
 use super::search::{self, AdminApi, SearchApi};
 use super::serve::serve;
 use crate::domain::{Permission, RouteGroup};
-
-/// How admission treats the route's work: a read changes nothing, so it may run while the rate
-/// limiter counts it; a write waits for the count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    Read,
-    Write,
-}
-
-#[derive(Debug)]
-pub struct Route {
-    /// The function (and its binary) that serves the route.
-    pub function: &'static str,
-    pub key: &'static str,
-    pub permission: Permission,
-    pub group: RouteGroup,
-    pub access: Access,
-}
-
-const fn route(
-    function: &'static str,
-    key: &'static str,
-    permission: Permission,
-    group: RouteGroup,
-    access: Access,
-) -> Route {
-    Route { function, key, permission, group, access }
-}
 
 use Access::{Read, Write};
 use Permission as P;

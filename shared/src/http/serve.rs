@@ -12,8 +12,8 @@ use tracing::{Instrument, field};
 
 use super::error::ApiError;
 use super::gate::Gate;
+use super::gate::Route;
 use super::response::Reply;
-use super::route::Route;
 use crate::domain::Principal;
 use crate::metrics;
 use crate::scope::{self, Scope};
