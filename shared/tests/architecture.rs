@@ -301,15 +301,19 @@ fn imports_point_down_the_layers() {
 
 #[test]
 fn no_file_is_part_of_an_import_cycle() {
-    let graph = graph();
+    let cycles: Vec<String> = on_a_cycle(&graph()).iter().map(|file| file.display().to_string()).collect();
+    assert!(cycles.is_empty(), "files on an import cycle:\n{}", cycles.join("\n"));
+}
+
+/// The nodes of `graph` that can reach themselves.
+fn on_a_cycle<T: Ord>(graph: &BTreeMap<T, BTreeSet<T>>) -> Vec<&T> {
     let mut cycles = Vec::new();
-    // A file is on a cycle when it can reach itself.
     for start in graph.keys() {
         let mut seen = BTreeSet::new();
-        let mut stack: Vec<&PathBuf> = graph[start].iter().collect();
+        let mut stack: Vec<&T> = graph[start].iter().collect();
         while let Some(next) = stack.pop() {
             if next == start {
-                cycles.push(start.display().to_string());
+                cycles.push(start);
                 break;
             }
             if seen.insert(next) {
@@ -317,7 +321,7 @@ fn no_file_is_part_of_an_import_cycle() {
             }
         }
     }
-    assert!(cycles.is_empty(), "files on an import cycle:\n{}", cycles.join("\n"));
+    cycles
 }
 
 /// The top-level module a file belongs to (`xray/segment.rs` is in `xray`).
@@ -339,20 +343,7 @@ fn no_module_is_part_of_an_import_cycle() {
             .collect();
         modules.entry(from).or_default().extend(to);
     }
-    let mut cycles = Vec::new();
-    for start in modules.keys() {
-        let mut seen = BTreeSet::new();
-        let mut stack: Vec<&String> = modules[start].iter().collect();
-        while let Some(next) = stack.pop() {
-            if next == start {
-                cycles.push(start.clone());
-                break;
-            }
-            if seen.insert(next) {
-                stack.extend(modules.get(next).into_iter().flatten());
-            }
-        }
-    }
+    let cycles = on_a_cycle(&modules);
     assert!(cycles.is_empty(), "modules on an import cycle: {cycles:?}");
 }
 
