@@ -94,7 +94,9 @@ start_api() {
   echo "==> building the functions"
   cargo build --workspace --bins
   echo "==> starting cargo lambda watch on 127.0.0.1:$watch_port behind the local gateway on 127.0.0.1:$port"
-  cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$watch_port" --ignore-changes \
+  # Its router (path and method -> function) is derived from template.yaml, as deployed.
+  python "$ROOT/infra/router.py" > "$ROOT/target/router.toml"
+  cargo lambda watch --global "$ROOT/target/router.toml" --invoke-address 127.0.0.1 --invoke-port "$watch_port" --ignore-changes \
     --concurrency "${LOCAL_FUNCTION_CONCURRENCY:-4}" \
     --env-file "$ROOT/infra/local.env" \
     --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test,AWS_REGION=us-east-1" \

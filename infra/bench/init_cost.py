@@ -105,7 +105,7 @@ def main():
             print(f"==> cargo build --profile {build_profile} --workspace --bins", flush=True)
             subprocess.run(["cargo", "build", "--profile", build_profile, "--workspace", "--bins"], cwd=ROOT, check=True)
 
-    functions = sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "src/main.rs").exists())
+    functions = sorted(p.stem for p in (ROOT / "functions" / "src" / "bin").glob("*.rs"))
     only = [name for name in os.environ.get("BENCH_FUNCTIONS", "").split(",") if name]
     functions = [name for name in functions if not only or name in only]
     target = target_dir()

@@ -286,7 +286,7 @@ def function_env(table, secret, queue_url, endpoint):
 
 def main():
     invocations = int(os.environ.get("BENCH_INVOCATIONS", "2000"))
-    functions = sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "src/main.rs").exists())
+    functions = sorted(p.stem for p in (ROOT / "functions" / "src" / "bin").glob("*.rs"))
     # BENCH_FUNCTIONS=get-item,list-items narrows a run; BENCH_PROFILE=profiling measures another
     # cargo profile's binaries (with BENCH_WRAPPER="valgrind --tool=callgrind" for a profile).
     only = [name for name in os.environ.get("BENCH_FUNCTIONS", "").split(",") if name]

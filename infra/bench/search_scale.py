@@ -354,7 +354,7 @@ def main():
     release = ROOT / "target" / os.environ.get("BENCH_PROFILE", "release")
     for name in ("search-items", "create-item", "index-worker"):
         if not (release / name).exists():
-            raise SystemExit(f"{release / name} is missing: cargo build --release -p {name}")
+            raise SystemExit(f"{release / name} is missing: cargo build --release --bin {name}")
     secret = local_secret()
     catalogs = []
     for size in sizes:

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_http::{Body, Error, Request, Response, service_fn};
 use lambda_runtime::LambdaEvent;
 
@@ -28,8 +28,9 @@ use crate::service::{
     IndexNotifier, Indexer, IndexerOverDynamo, ItemService, OrderService, ProfileService, RateLimiter, ReplayService,
     SearchService,
 };
+use crate::trace::TraceHeader;
 use crate::worker::IndexWorker;
-use crate::xray::{Exporter, TraceHeader, XRayInterceptor};
+use crate::xray::{Exporter, XRayInterceptor};
 
 /// Configuration and AWS clients of one container, each client built the first time a route's
 /// parts ask for it: a function builds only what its route uses (no SQS client for a read or an
@@ -56,7 +57,7 @@ impl Parts {
     }
 
     /// Parts over clients built elsewhere (tests, tools).
-    pub fn with_clients(
+    pub(crate) fn with_clients(
         config: Config,
         dynamo: aws_sdk_dynamodb::Client,
         sqs: aws_sdk_sqs::Client,
@@ -225,6 +226,17 @@ pub struct App {
 }
 
 impl App {
+    /// Every route's parts, as `http::route::dispatch` takes them.
+    pub fn apis(&self) -> crate::http::route::Apis<'_> {
+        crate::http::route::Apis {
+            gate: &self.gate,
+            items: &self.items,
+            orders: &self.orders,
+            search: &self.search,
+            admin: &self.admin,
+        }
+    }
+
     pub fn new(
         config: &Config,
         dynamo: aws_sdk_dynamodb::Client,
@@ -263,17 +275,13 @@ fn embedder_for(config: &Config, aws: &aws_types::SdkConfig) -> Result<TextEmbed
     }
 }
 
-/// Initialises logging, builds the worker's parts once, and serves the SQS batch `handler`.
-pub async fn run_sqs<F, Fut>(handler: F) -> Result<(), Error>
-where
-    F: Fn(SqsEvent, &'static IndexWorker) -> Fut,
-    Fut: Future<Output = SqsBatchResponse> + Send,
-{
+/// Initialises logging, builds the worker's parts once, and serves SQS batches of index jobs.
+pub async fn run_index_worker() -> Result<(), Error> {
     crate::telemetry::init();
     let worker: &'static IndexWorker = Box::leak(Box::new(index_worker(&Parts::from_env()?)?));
     lambda_runtime::run(lambda_runtime::service_fn(|event: LambdaEvent<SqsEvent>| {
         let scope = invocation_scope(&event.context);
-        let response = crate::scope::within(scope, handler(event.payload, worker));
+        let response = crate::scope::within(scope, crate::worker::handle_batch(worker, event.payload));
         async move { Ok::<_, Error>(response.await) }
     }))
     .await

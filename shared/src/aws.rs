@@ -18,7 +18,7 @@ use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider:
 use aws_types::SdkConfig;
 
 /// Amazon Root CA 1-4 and Starfield Services Root G2, as published by Amazon Trust Services.
-pub const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("../certs/amazon-trust-services-roots.pem");
+pub(crate) const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("../certs/amazon-trust-services-roots.pem");
 
 /// Which certificates the HTTPS client trusts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +75,7 @@ fn settings(roots: TrustedRoots, lookup: impl Fn(&str) -> Option<String>) -> Res
 }
 
 /// The SDK's own rustls + aws-lc client, trusting `roots`.
-pub fn https_client(roots: TrustedRoots) -> SharedHttpClient {
+pub(crate) fn https_client(roots: TrustedRoots) -> SharedHttpClient {
     let trust = match roots {
         TrustedRoots::Amazon => TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS),
         TrustedRoots::System => TrustStore::default(),

@@ -13,7 +13,7 @@ pub use crate::http::auth::{AuthConfig, TokenConfig};
 pub use crate::search::VectorIndexConfig;
 
 /// HMAC secrets shorter than the hash output weaken the signature (RFC 7518 §3.2).
-pub const MIN_SECRET_BYTES: usize = 32;
+pub(crate) const MIN_SECRET_BYTES: usize = 32;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -77,7 +77,7 @@ impl Config {
     }
 
     /// Reads settings through `lookup`, so tests need not touch the process environment.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let optional = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
         let required = |name: &str| optional(name).ok_or_else(|| ConfigError(format!("{name} must be set")));
         let secret = |name: &str| -> Result<Option<Secret>, ConfigError> {
@@ -177,7 +177,7 @@ impl Config {
 
 /// A purpose-bound key derived from a shared secret, so one secret can serve two uses without a
 /// signature made for one ever being valid for the other.
-pub fn derive_key(secret: &[u8], purpose: &[u8]) -> Secret {
+pub(crate) fn derive_key(secret: &[u8], purpose: &[u8]) -> Secret {
     use aws_lc_rs::hmac;
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
     Secret::new(hmac::sign(&key, purpose).as_ref())

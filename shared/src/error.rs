@@ -4,7 +4,7 @@
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// "context: cause: cause's cause", so one log line carries the whole story.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut chain = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

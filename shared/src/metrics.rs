@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 static COLD: AtomicBool = AtomicBool::new(true);
 
 /// True exactly once per container: for the first invocation it serves.
-pub fn take_cold_start() -> bool {
+pub(crate) fn take_cold_start() -> bool {
     COLD.swap(false, Ordering::Relaxed)
 }
 
@@ -31,7 +31,7 @@ pub struct RequestMetrics<'a> {
 }
 
 /// The EMF document for one request, dimensioned by route.
-pub fn request_document(m: &RequestMetrics<'_>, timestamp_ms: i64) -> Value {
+pub(crate) fn request_document(m: &RequestMetrics<'_>, timestamp_ms: i64) -> Value {
     let counts = [
         ("Requests", 1),
         ("ClientErrors", u32::from((400..500).contains(&m.status))),
@@ -64,7 +64,7 @@ pub fn emit_request(m: &RequestMetrics<'_>) {
 }
 
 /// Index jobs processed and failed in one worker batch.
-pub fn emit_index_jobs(processed: usize, failed: usize, cold_start: bool) {
+pub(crate) fn emit_index_jobs(processed: usize, failed: usize, cold_start: bool) {
     if !enabled() {
         return;
     }

@@ -16,7 +16,7 @@ use crate::retry::Backoff;
 
 /// Why jobs were not (all) sent, after the retries.
 #[derive(Debug, thiserror::Error)]
-pub enum QueueError {
+pub(crate) enum QueueError {
     #[error("an index job could not be encoded")]
     Encode(#[source] crate::error::BoxError),
     #[error("SQS refused or did not answer")]
@@ -37,7 +37,7 @@ impl IndexQueue {
 
     /// Sends the job, retrying transient failures a few times with jittered backoff. The caller
     /// logs and moves on if this fails: the `index_pending` marker already guarantees the job.
-    pub async fn enqueue(&self, job: &IndexJob) -> Result<(), QueueError> {
+    pub(crate) async fn enqueue(&self, job: &IndexJob) -> Result<(), QueueError> {
         let body = serde_json::to_string(job).map_err(|e| QueueError::Encode(e.into()))?;
         let trace = trace_attributes()?;
         let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_millis(400), 2);
@@ -56,7 +56,7 @@ impl IndexQueue {
     /// Sends `jobs` ten to a `SendMessageBatch` call (SQS's maximum), retrying the entries a call
     /// reports failed. Stops early, between calls, when less than `reserve` is left before the
     /// invocation's deadline. Returns how many jobs were sent; the rest stay for a later run.
-    pub async fn enqueue_all(&self, jobs: &[IndexJob], reserve: Duration) -> Result<usize, QueueError> {
+    pub(crate) async fn enqueue_all(&self, jobs: &[IndexJob], reserve: Duration) -> Result<usize, QueueError> {
         let trace = trace_attributes()?;
         let mut sent = 0;
         for chunk in jobs.chunks(10) {

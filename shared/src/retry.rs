@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Clone)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     base: Duration,
     cap: Duration,
     attempts_left: u32,
@@ -22,7 +22,7 @@ impl Backoff {
 
     /// The delay before the next retry, or `None` when the retries are used up or the delay (plus
     /// a margin for the retry itself) would run past the Lambda invocation's deadline.
-    pub fn next_delay(&mut self) -> Option<Duration> {
+    pub(crate) fn next_delay(&mut self) -> Option<Duration> {
         if self.attempts_left == 0 {
             return None;
         }
@@ -39,7 +39,7 @@ impl Backoff {
 
 /// A number in `0..count` (0 when `count` is 0), different from call to call: enough to spread
 /// concurrent callers over choices (e.g. a split item's stock counters).
-pub fn spread_index(count: usize) -> usize {
+pub(crate) fn spread_index(count: usize) -> usize {
     let nanos = random_up_to(Duration::from_nanos(u64::MAX >> 1)).as_nanos();
     match count {
         0 => 0,
@@ -77,10 +77,10 @@ mod tests {
 
     #[tokio::test]
     async fn never_sleeps_past_the_invocation_deadline() {
-        let near = crate::scope::Scope::new(Some(SystemTime::now() + Duration::from_millis(100)));
+        let near = crate::scope::Scope::traced(Some(SystemTime::now() + Duration::from_millis(100)), None, None);
         let mut backoff = Backoff::new(Duration::from_millis(10), Duration::from_millis(10), 5);
         assert_eq!(crate::scope::within(near, async move { backoff.next_delay() }).await, None);
-        let far = crate::scope::Scope::new(Some(SystemTime::now() + Duration::from_secs(60)));
+        let far = crate::scope::Scope::traced(Some(SystemTime::now() + Duration::from_secs(60)), None, None);
         let mut backoff = Backoff::new(Duration::from_millis(10), Duration::from_millis(10), 5);
         assert!(crate::scope::within(far, async move { backoff.next_delay() }).await.is_some());
     }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::SystemTime;
 
 use crate::domain::RateOutcome;
-use crate::xray::TraceHeader;
+use crate::trace::TraceHeader;
 
 tokio::task_local! {
     static SCOPE: Arc<Scope>;
@@ -29,10 +29,6 @@ pub struct Scope {
 }
 
 impl Scope {
-    pub fn new(deadline: Option<SystemTime>) -> Arc<Self> {
-        Arc::new(Self { deadline, ..Self::default() })
-    }
-
     /// A scope that also knows which request and trace its work belongs to.
     pub fn traced(deadline: Option<SystemTime>, request_id: Option<String>, trace: Option<TraceHeader>) -> Arc<Self> {
         Arc::new(Self { deadline, request_id, trace, ..Self::default() })
@@ -61,7 +57,7 @@ pub fn request_id() -> Option<String> {
 }
 
 /// `read` applied to the current trace, if there is one; borrows, so asking costs no copy.
-pub fn with_trace<R>(read: impl FnOnce(&TraceHeader) -> R) -> Option<R> {
+pub(crate) fn with_trace<R>(read: impl FnOnce(&TraceHeader) -> R) -> Option<R> {
     SCOPE.try_with(|scope| scope.trace.as_ref().map(read)).ok().flatten()
 }
 

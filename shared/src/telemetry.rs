@@ -9,7 +9,7 @@ use tracing_subscriber::fmt::MakeWriter;
 ///
 /// One level for everything, as Lambda's setting is: per-target directives (`EnvFilter`) would
 /// bring a regex engine into every binary (~300 KB) for a knob Lambda does not have.
-pub fn init() {
+pub(crate) fn init() {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .map_or(LevelFilter::INFO, |level| parse_level(&level));

@@ -13,7 +13,7 @@ use crate::domain::IndexJob;
 use crate::error::BoxError;
 use crate::scope::{self, Scope};
 use crate::service::IndexerOverDynamo;
-use crate::xray::TraceHeader;
+use crate::trace::TraceHeader;
 
 /// The SQS system attribute that carries a message's X-Ray trace header.
 const TRACE_ATTRIBUTE: &str = "AWSTraceHeader";

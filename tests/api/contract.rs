@@ -1,6 +1,6 @@
-//! One list of routes, four places that must agree: the route table in shared/src/http/route.rs
-//! (what the functions admit), template.yaml (what is deployed), openapi.yaml (the contract), and
-//! the `cargo lambda watch` router in Cargo.toml (what runs locally).
+//! One list of routes, and what must agree with it: the route table in shared/src/http/route.rs
+//! (what the functions admit and run), template.yaml (what is deployed, and from which the local
+//! router is derived), openapi.yaml (the contract), the binaries in functions/src/bin, and dispatch.
 
 use std::collections::BTreeSet;
 
@@ -48,78 +48,88 @@ fn openapi_routes() -> BTreeSet<Route> {
     routes
 }
 
-fn watch_routes() -> BTreeSet<(String, String, String)> {
-    let manifest: toml::Value = toml::from_str(&read("Cargo.toml")).expect("Cargo.toml is TOML");
-    let router = &manifest["workspace"]["metadata"]["lambda"]["watch"]["router"];
-    let mut routes = BTreeSet::new();
-    for (path, targets) in router.as_table().expect("router table") {
-        for target in targets.as_array().expect("route list") {
-            let method = target["method"].as_str().expect("method").to_uppercase();
-            let function = target["function"].as_str().expect("function").to_owned();
-            routes.insert((method, path.clone(), function));
-        }
-    }
-    routes
-}
-
-#[test]
-fn template_openapi_and_local_router_list_the_same_routes() {
-    let deployed = template_routes();
-    assert!(deployed.len() >= 12, "template.yaml has the API's routes: {deployed:?}");
-
-    let deployed_routes: BTreeSet<Route> = deployed.iter().map(|(m, p, _)| (m.clone(), p.clone())).collect();
-    let documented = openapi_routes();
-    assert_eq!(
-        deployed_routes.symmetric_difference(&documented).collect::<Vec<_>>(),
-        Vec::<&Route>::new(),
-        "routes in only one of template.yaml and openapi.yaml"
-    );
-    let declared: BTreeSet<Route> = shared::http::route::ROUTES
+/// (METHOD, path, function) of every route in the table.
+fn table_routes() -> BTreeSet<(String, String, String)> {
+    shared::http::route::ROUTES
         .iter()
         .map(|route| {
             let (method, path) = route.key.split_once(' ').expect("a route key is `METHOD /path`");
-            (method.to_owned(), path.to_owned())
+            (method.to_owned(), path.to_owned(), route.function.to_owned())
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn the_route_table_template_and_openapi_list_the_same_routes() {
+    let declared = table_routes();
+    assert!(declared.len() >= 12, "the route table has the API's routes: {declared:?}");
+    let deployed = template_routes();
     assert_eq!(
-        deployed_routes.symmetric_difference(&declared).collect::<Vec<_>>(),
-        Vec::<&Route>::new(),
-        "routes in only one of template.yaml and the route table (shared/src/http/route.rs)"
-    );
-    let local = watch_routes();
-    assert_eq!(
-        deployed.symmetric_difference(&local).collect::<Vec<_>>(),
+        declared.symmetric_difference(&deployed).collect::<Vec<_>>(),
         Vec::<&(String, String, String)>::new(),
-        "template.yaml and the cargo lambda watch router disagree (method, path, function)"
+        "(method, path, function) in only one of the route table (shared/src/http/route.rs) and template.yaml"
+    );
+    let declared: BTreeSet<Route> = declared.into_iter().map(|(method, path, _)| (method, path)).collect();
+    let documented = openapi_routes();
+    assert_eq!(
+        declared.symmetric_difference(&documented).collect::<Vec<_>>(),
+        Vec::<&Route>::new(),
+        "routes in only one of the route table and openapi.yaml"
     );
 }
 
-#[test]
-fn every_function_in_the_template_is_a_workspace_binary() {
-    for (_, _, binary) in template_routes() {
-        assert!(repo_root().join("functions").join(&binary).join("src/main.rs").exists(), "{binary} has no crate");
-    }
+/// The function names of `functions/src/bin/*.rs`.
+fn binaries() -> BTreeSet<String> {
+    std::fs::read_dir(repo_root().join("functions/src/bin"))
+        .expect("functions/src/bin")
+        .map(|entry| entry.expect("dir entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "rs"))
+        .map(|path| path.file_stem().unwrap_or_default().to_string_lossy().into_owned())
+        .collect()
 }
 
-/// `sam build` builds each function in its CodeUri: its own package, so SAM never walks or hashes the
-/// rest of the tree (target/ included), and the package's binary is the function's.
+/// `sam build` builds every function from the one `functions` package (its CodeUri: SAM copies and
+/// hashes only that folder, never target/), and the function's `Binary` is its `src/bin/<name>.rs`.
+/// Every binary is deployed, and every route's binary calls that route's handler.
 #[test]
-fn every_function_is_built_from_its_own_package() {
+fn every_function_is_a_binary_of_the_functions_package_and_every_binary_a_function() {
     let template: Value = serde_yaml::from_str(&read("template.yaml")).expect("template.yaml is YAML");
-    let mut functions = 0;
+    let mut deployed = BTreeSet::new();
     for (name, resource) in template["Resources"].as_mapping().expect("Resources") {
         if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
             continue;
         }
-        functions += 1;
-        let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().expect("Binary");
         assert_eq!(resource["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{name:?}");
-        let code_uri = resource["Properties"]["CodeUri"].as_str().expect("CodeUri");
-        assert_eq!(code_uri, format!("functions/{binary}"), "{name:?}");
-        let manifest = read(&format!("{code_uri}/Cargo.toml"));
-        assert!(manifest.contains(&format!("name = \"{binary}\"")), "{code_uri}/Cargo.toml builds {binary}");
+        assert_eq!(resource["Properties"]["CodeUri"].as_str(), Some("functions"), "{name:?}");
+        deployed.insert(resource["Metadata"]["BuildProperties"]["Binary"].as_str().expect("Binary").to_owned());
     }
-    assert_eq!(functions, 13, "12 routes and the index worker");
+    assert_eq!(deployed, binaries(), "template.yaml's functions and functions/src/bin/*.rs");
+    for route in shared::http::route::ROUTES {
+        let main = read(&format!("functions/src/bin/{}.rs", route.function));
+        let handler = format!("shared::http::route::{}", route.function.replace('-', "_"));
+        assert!(main.contains(&handler), "functions/src/bin/{}.rs serves {handler}", route.function);
+    }
+}
+
+/// The tests (and `cargo lambda watch`-free hosts) reach every route through `dispatch`: a route
+/// added to the table without its arm there would be unreachable in-process.
+#[tokio::test]
+async fn every_route_in_the_table_is_dispatched_to_its_handler() {
+    let app = crate::helpers::spawn_app().await;
+    for route in shared::http::route::ROUTES {
+        let (method, path) = route.key.split_once(' ').expect("METHOD /path");
+        let request = lambda_http::http::Request::builder()
+            .method(method)
+            .uri(path.replace("{id}", "01JDQ3G9X2V0Y8M6K4T5R7N3PA"))
+            .body(lambda_http::Body::Empty)
+            .expect("a request");
+        let response = shared::http::route::dispatch(app.app.apis(), route.key, request).await;
+        let response = response.unwrap_or_else(|| panic!("{} is not dispatched", route.key));
+        assert_eq!(response.status(), 401, "{}: admitted through its own gate, so no token is a 401", route.key);
+    }
+    assert!(
+        shared::http::route::dispatch(app.app.apis(), "GET /nowhere", lambda_http::Request::default()).await.is_none()
+    );
 }
 
 #[test]

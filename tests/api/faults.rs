@@ -38,7 +38,8 @@ async fn throttling_is_retried_a_bounded_number_of_times_then_503() {
     let (endpoint, hits) = throttling_endpoint().await;
     let app = test.container_via(&endpoint);
 
-    let response = get_item::handle(Call::get("01JDQ3G9X2V0Y8M6K4T5R7N3PA").request(), &app.gate, &app.items).await;
+    let response =
+        shared::http::route::get_item(Call::get("01JDQ3G9X2V0Y8M6K4T5R7N3PA").request(), &app.gate, &app.items).await;
 
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "1");
@@ -51,8 +52,12 @@ async fn a_refused_connection_is_a_503_and_no_partial_write() {
     let item = test.create_as("alice", json!({"name": "Lamp", "price": 1})).await;
     let app = test.container_via("http://127.0.0.1:1");
 
-    let response =
-        update_item::handle(Call::update(&id_of(&item), json!({"price": 2})).request(), &app.gate, &app.items).await;
+    let response = shared::http::route::update_item(
+        Call::update(&id_of(&item), json!({"price": 2})).request(),
+        &app.gate,
+        &app.items,
+    )
+    .await;
 
     assert_eq!(response.status(), 503);
     let stored = test.send(Call::get(&id_of(&item))).await;

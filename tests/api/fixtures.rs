@@ -61,7 +61,7 @@ async fn every_fixture_is_exercised_through_its_function() {
 
     // The worker's fixture: a real job for the seeded item and a poison message.
     let event = load_fixture("index-worker.batch").to_string().replace(FIXTURE_ITEM_ID, &item_id);
-    let response = index_worker::handle(serde_json::from_str(&event).unwrap(), &app.app.worker).await;
+    let response = shared::worker::handle_batch(&app.app.worker, serde_json::from_str(&event).unwrap()).await;
     let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
     assert_eq!(failed, ["poison-1"]);
 }

@@ -29,6 +29,9 @@ use shared::domain::RateRules;
 use shared::domain::{ItemId, Timestamp};
 use shared::xray::Exporter;
 
+/// Why a call to the local SQS failed.
+pub type QueueError = Box<dyn std::error::Error + Send + Sync>;
+
 /// The public development secret of infra/local.env; the fixtures' tokens are signed with it.
 pub const DEV_SECRET: &str = "local-development-secret-not-for-production-use";
 
@@ -612,6 +615,10 @@ impl TestApp {
     /// Receives up to 10 messages from the index queue as the SQS event Lambda would deliver,
     /// with the `AWSTraceHeader` system attribute where a message has one, as Lambda passes it.
     pub async fn receive_index_batch(&self) -> SqsEvent {
+        self.try_receive_index_batch().await.expect("receive")
+    }
+
+    async fn try_receive_index_batch(&self) -> Result<SqsEvent, QueueError> {
         let received = self
             .sqs
             .receive_message()
@@ -619,8 +626,7 @@ impl TestApp {
             .max_number_of_messages(10)
             .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::AwsTraceHeader)
             .send()
-            .await
-            .expect("receive");
+            .await?;
         let records: Vec<Value> = received
             .messages
             .unwrap_or_default()
@@ -639,19 +645,25 @@ impl TestApp {
                 })
             })
             .collect();
-        serde_json::from_value(json!({ "Records": records })).expect("an SQS event")
+        Ok(serde_json::from_value(json!({ "Records": records }))?)
     }
 
     /// Runs the index worker over everything queued, as the SQS event source mapping would:
     /// messages it reports failed stay queued. Returns (processed, failed).
     pub async fn run_index_worker(&self) -> (usize, usize) {
+        self.try_run_index_worker().await.expect("the queue answers")
+    }
+
+    /// `run_index_worker`, with the queue's own failures (a receive or delete the local SQS did not
+    /// answer) returned rather than panicking: for a worker that keeps polling, as Lambda's does.
+    pub async fn try_run_index_worker(&self) -> Result<(usize, usize), QueueError> {
         let (mut processed, mut failed) = (0, 0);
         loop {
-            let event = self.receive_index_batch().await;
+            let event = self.try_receive_index_batch().await?;
             if event.records.is_empty() {
-                return (processed, failed);
+                return Ok((processed, failed));
             }
-            let response = index_worker::handle(event.clone(), &self.app.worker).await;
+            let response = shared::worker::handle_batch(&self.app.worker, event.clone()).await;
             let failures: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
             for message in &event.records {
                 if failures.contains(&message.message_id.as_deref().unwrap_or_default()) {
@@ -660,16 +672,10 @@ impl TestApp {
                 }
                 processed += 1;
                 let handle = message.receipt_handle.clone().unwrap_or_default();
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await
-                    .expect("delete");
+                self.sqs.delete_message().queue_url(&self.queue_url).receipt_handle(handle).send().await?;
             }
             if !failures.is_empty() {
-                return (processed, failed);
+                return Ok((processed, failed));
             }
         }
     }
@@ -719,21 +725,9 @@ impl TestApp {
 async fn dispatch(app: &App, call: Call) -> Reply {
     let request = call.request();
     let route = call.event["routeKey"].as_str().unwrap_or_default().to_owned();
-    let response = match route.as_str() {
-        "GET /api/items" => list_items::handle(request, &app.gate, &app.items).await,
-        "POST /api/items" => create_item::handle(request, &app.gate, &app.items).await,
-        "GET /api/items/{id}" => get_item::handle(request, &app.gate, &app.items).await,
-        "PUT /api/items/{id}" => replace_item::handle(request, &app.gate, &app.items).await,
-        "PATCH /api/items/{id}" => update_item::handle(request, &app.gate, &app.items).await,
-        "DELETE /api/items/{id}" => delete_item::handle(request, &app.gate, &app.items).await,
-        "POST /api/orders" => create_order::handle(request, &app.gate, &app.orders).await,
-        "GET /api/orders" => list_orders::handle(request, &app.gate, &app.orders).await,
-        "GET /api/orders/{id}" => get_order::handle(request, &app.gate, &app.orders).await,
-        "POST /api/orders/{id}/cancel" => cancel_order::handle(request, &app.gate, &app.orders).await,
-        "GET /api/items/search" => search_items::handle(request, &app.gate, &app.search).await,
-        "POST /api/admin/reindex" => reindex::handle(request, &app.gate, &app.admin).await,
-        other => panic!("no function for route {other}"),
-    };
+    let response = shared::http::route::dispatch(app.apis(), &route, request)
+        .await
+        .unwrap_or_else(|| panic!("no function for route {route}"));
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = match response.body() {

@@ -165,6 +165,32 @@ async fn a_write_throttled_after_a_lost_attempt_is_a_504_not_a_503() {
     assert_eq!(stored(&test, &id).await["price"], 701, "it had been applied: a 503 would have lied");
 }
 
+/// Found by the long soak (seed 7, 20,000 operations): a PATCH without `If-Match` whose first attempt
+/// was held up on its way to the store (here: by the proxy, for longer than the request lasted) landed
+/// after a later PATCH had been acknowledged, and overwrote it. A write without `If-Match` is now
+/// conditioned on the version it read, so the straggler fails its condition.
+#[tokio::test]
+async fn an_attempt_that_reaches_the_store_late_cannot_overwrite_a_later_acknowledged_write() {
+    let test = spawn_app().await;
+    let (proxy, app) = test.behind_fault_proxy().await;
+    let id = widget(&test, 5).await;
+    let held = Duration::from_secs(5);
+    proxy.inject(Rule::on("UpdateItem").containing("Straggler").fault(Fault::DelayRequest(held)));
+
+    let first = test.send_to(&app, Call::update(&id, json!({"name": "Straggler"}))).await;
+    assert!(matches!(first.status, 200 | 504), "its resend commits, or its outcome is unknown: {:?}", first.body);
+    let second = test.send(Call::update(&id, json!({"name": "Acknowledged"}))).await;
+    assert_eq!(second.status, 200, "{:?}", second.body);
+    let acknowledged = second.body["data"]["version"].as_u64().expect("a version");
+    // The held attempt reaches the store now, after the acknowledged write.
+    tokio::time::sleep(held).await;
+    assert_eq!(proxy.fired(), 1, "the first attempt was held");
+
+    let now = stored(&test, &id).await;
+    assert_eq!(now["name"], "Acknowledged", "the late attempt must not overwrite it: {now}");
+    assert_eq!(now["version"].as_u64(), Some(acknowledged), "{now}");
+}
+
 // ---- a 503 means nothing was written ----
 
 #[tokio::test]

@@ -163,7 +163,7 @@ async fn a_poison_message_fails_alone() {
     assert_eq!(event.records.len(), 3);
     let poison_id = event.records.iter().find(|m| m.body.as_deref() == Some("{ not json")).unwrap().message_id.clone();
 
-    let response = index_worker::handle(event, &app.app.worker).await;
+    let response = shared::worker::handle_batch(&app.app.worker, event).await;
 
     let failed: Vec<_> = response.batch_item_failures.iter().map(|f| Some(f.item_identifier.clone())).collect();
     assert_eq!(failed, [poison_id], "exactly the poison message is reported");
@@ -183,8 +183,8 @@ async fn repeated_and_out_of_order_jobs_leave_the_newest_version() {
     // Deliver the three jobs newest first, then all of them again.
     let mut jobs = app.receive_index_batch().await;
     jobs.records.reverse();
-    index_worker::handle(jobs.clone(), &app.app.worker).await;
-    index_worker::handle(jobs, &app.app.worker).await;
+    shared::worker::handle_batch(&app.app.worker, jobs.clone()).await;
+    shared::worker::handle_batch(&app.app.worker, jobs).await;
 
     let newest = app.send(search("version three")).await;
     assert_eq!(newest.body["data"][0]["id"], item["id"]);
@@ -197,7 +197,7 @@ async fn repeated_and_out_of_order_jobs_leave_the_newest_version() {
 async fn items_written_while_sqs_is_down_are_found_by_the_reconciler() {
     let app = spawn_app().await;
     let sqs_down = app.with_sqs_down();
-    let reply = create_item::handle(
+    let reply = shared::http::route::create_item(
         Call::create(json!({"name": "Offline lantern", "price": 5, "status": "active"})).request(),
         &sqs_down.gate,
         &sqs_down.items,

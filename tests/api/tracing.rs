@@ -158,7 +158,7 @@ async fn a_sampled_write_is_traced_through_the_queue_into_the_worker() {
     let job: Value = serde_json::from_str(message.body.as_deref().expect("body")).expect("job JSON");
     assert_eq!(job["request_id"], "req-traced-write");
 
-    let outcome = index_worker::handle(event.clone(), &container.worker).await;
+    let outcome = shared::worker::handle_batch(&container.worker, event.clone()).await;
     assert!(outcome.batch_item_failures.is_empty());
 
     // The worker's calls join the request's trace, under the same parent.
@@ -198,7 +198,7 @@ async fn an_unsampled_request_exports_nothing_and_still_passes_its_trace_on() {
     assert_eq!(app.send_to(&container, write).await.status, 201);
     let event = app.receive_index_batch().await;
     assert_eq!(event.records[0].attributes.get("AWSTraceHeader"), Some(&header), "sampling is the consumer's call");
-    assert!(index_worker::handle(event, &container.worker).await.batch_item_failures.is_empty());
+    assert!(shared::worker::handle_batch(&container.worker, event).await.batch_item_failures.is_empty());
 
     assert_eq!(daemon.received(), Vec::<Value>::new(), "no subsegment of an unsampled trace");
     assert_eq!(logs.with_message("indexed")[0]["span"]["trace_id"], ROOT, "logs name the trace anyway");

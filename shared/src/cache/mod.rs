@@ -23,9 +23,9 @@ pub use repository::{CachedItemRepository, cache_key, fenced};
 
 /// How long a fence stands. It must outlast a write (the functions time out after 10 s) plus
 /// [`MAX_FILL_DELAY`], so that no read that started before the write can fill after it.
-pub const FENCE_TTL: Duration = Duration::from_secs(30);
+pub(crate) const FENCE_TTL: Duration = Duration::from_secs(30);
 /// A read fills the cache only this soon after it found the entry missing or fenced.
-pub const MAX_FILL_DELAY: Duration = Duration::from_secs(15);
+pub(crate) const MAX_FILL_DELAY: Duration = Duration::from_secs(15);
 
 /// The cache could not be reached; a write must not proceed.
 #[derive(Debug)]

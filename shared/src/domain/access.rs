@@ -23,7 +23,7 @@ impl Role {
     }
 
     /// The role → permission table. Every permission check in the API goes through it.
-    pub fn permissions(self) -> &'static [Permission] {
+    pub(crate) fn permissions(self) -> &'static [Permission] {
         match self {
             Role::Admin => &[Permission::Read, Permission::Write, Permission::Delete, Permission::Admin],
             Role::Moderator => &[Permission::Read, Permission::Write, Permission::Delete],
@@ -66,18 +66,18 @@ impl Principal {
     }
 
     /// Moderators and admins act on any item; users only on their own.
-    pub fn is_staff(&self) -> bool {
+    pub(crate) fn is_staff(&self) -> bool {
         matches!(self.role, Role::Admin | Role::Moderator)
     }
 
     /// The owner whose items alone this caller may change, and whose drafts alone they may see:
     /// `None` for staff, who act on any item.
-    pub fn owner_scope(&self) -> Option<&OwnerId> {
+    pub(crate) fn owner_scope(&self) -> Option<&OwnerId> {
         (!self.is_staff()).then_some(&self.user_id)
     }
 
     /// Drafts are visible only to their owner and to staff; other statuses to everyone.
-    pub fn can_see(&self, status: ItemStatus, owner: &OwnerId) -> bool {
+    pub(crate) fn can_see(&self, status: ItemStatus, owner: &OwnerId) -> bool {
         status != ItemStatus::Draft || self.is_staff() || *owner == self.user_id
     }
 }

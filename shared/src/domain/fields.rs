@@ -18,7 +18,7 @@ pub enum ItemField {
 }
 
 impl ItemField {
-    pub const ALL: [ItemField; 11] = [
+    pub(crate) const ALL: [ItemField; 11] = [
         ItemField::Id,
         ItemField::Name,
         ItemField::Description,

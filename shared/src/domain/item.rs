@@ -9,9 +9,9 @@ use ulid::Ulid;
 use super::{FieldError, Timestamp, text};
 
 /// Largest integer a JSON client (JavaScript's `Number`) reads back exactly: 2^53 - 1.
-pub const MAX_SAFE_INTEGER: u64 = 9_007_199_254_740_991;
-pub const NAME_MAX_CHARS: usize = 200;
-pub const DESCRIPTION_MAX_CHARS: usize = 5000;
+pub(crate) const MAX_SAFE_INTEGER: u64 = 9_007_199_254_740_991;
+pub(crate) const NAME_MAX_CHARS: usize = 200;
+pub(crate) const DESCRIPTION_MAX_CHARS: usize = 5000;
 
 /// Server-generated, time-sortable id (a ULID: 48 bits of milliseconds, 80 random bits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -119,7 +119,7 @@ pub enum ItemStatus {
 }
 
 impl ItemStatus {
-    pub const ALL: [ItemStatus; 3] = [ItemStatus::Draft, ItemStatus::Active, ItemStatus::Archived];
+    pub(crate) const ALL: [ItemStatus; 3] = [ItemStatus::Draft, ItemStatus::Active, ItemStatus::Archived];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -166,7 +166,7 @@ bounded_count!(Money, Stock);
 pub struct StockBuckets(u8);
 
 impl StockBuckets {
-    pub const ONE: StockBuckets = StockBuckets(1);
+    pub(crate) const ONE: StockBuckets = StockBuckets(1);
     /// A split item's writes rewrite every counter in one transaction (at most 100 writes).
     pub const MAX: u8 = 32;
 
@@ -179,7 +179,7 @@ impl StockBuckets {
     }
 
     /// Whether the stock lives in separate counters rather than on the item.
-    pub fn is_split(self) -> bool {
+    pub(crate) fn is_split(self) -> bool {
         self.0 > 1
     }
 }
@@ -260,7 +260,7 @@ impl OwnerId {
 pub struct Version(u64);
 
 impl Version {
-    pub const FIRST: Version = Version(1);
+    pub(crate) const FIRST: Version = Version(1);
 
     pub fn new(value: u64) -> Self {
         Self(value)
@@ -464,7 +464,7 @@ pub enum ItemWrite {
 
 impl ItemWrite {
     /// The fields the write sets: a replacement sets every client-owned one.
-    pub fn as_patch(&self) -> std::borrow::Cow<'_, ItemPatch> {
+    pub(crate) fn as_patch(&self) -> std::borrow::Cow<'_, ItemPatch> {
         match self {
             ItemWrite::Replace(changes) => std::borrow::Cow::Owned(ItemPatch {
                 name: Some(changes.name.clone()),

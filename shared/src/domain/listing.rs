@@ -3,7 +3,7 @@
 use super::{FieldSet, ItemId, ItemStatus, Money, OwnerId};
 
 pub const DEFAULT_PAGE_LIMIT: u16 = 20;
-pub const MAX_PAGE_LIMIT: u16 = 100;
+pub(crate) const MAX_PAGE_LIMIT: u16 = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SortField {

@@ -16,17 +16,16 @@ mod time;
 pub use access::{Permission, Principal, Role};
 pub use fields::{FieldSet, ItemField};
 pub use index_job::{IndexJob, IndexOp};
+pub(crate) use item::MAX_SAFE_INTEGER;
 pub use item::{
-    Description, Item, ItemChanges, ItemId, ItemName, ItemPatch, ItemStatus, ItemView, ItemWrite, MAX_SAFE_INTEGER,
-    Money, OwnerId, Precondition, Stock, StockBuckets, Version,
+    Description, Item, ItemChanges, ItemId, ItemName, ItemPatch, ItemStatus, ItemView, ItemWrite, Money, OwnerId,
+    Precondition, Stock, StockBuckets, Version,
 };
 pub use listing::{ListQuery, Page, PageLimit, PagePosition, SortField, SortOrder};
-pub use order::{
-    LineProblem, LineRequest, MAX_ORDER_LINES, Order, OrderDetail, OrderId, OrderLine, OrderRequest, OrderStatus,
-    StockDraw,
-};
-pub use profile::Profile;
-pub use rate::{Audience, BadRateRule, RateOutcome, RateRules, RouteGroup, Rule};
+pub use order::{LineProblem, MAX_ORDER_LINES, Order, OrderDetail, OrderLine, OrderStatus, StockDraw};
+pub(crate) use order::{OrderId, OrderRequest};
+pub(crate) use profile::Profile;
+pub use rate::{Audience, RateOutcome, RateRules, RouteGroup, Rule};
 pub use replay::{ReplayRecord, StoredReplay, Written};
 pub use secret::Secret;
 pub use time::Timestamp;

@@ -6,10 +6,10 @@ use serde_json::{Map, Value};
 use super::{FieldError, ItemId, Money, OwnerId, StockBuckets, Timestamp};
 
 pub const MAX_ORDER_LINES: usize = 25;
-pub const MAX_QUANTITY: u64 = 10_000;
+pub(crate) const MAX_QUANTITY: u64 = 10_000;
 
 /// Orders share the item id scheme: a time-sortable ULID.
-pub type OrderId = ItemId;
+pub(crate) type OrderId = ItemId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -29,14 +29,14 @@ impl OrderStatus {
 
 /// One requested line: which item, how many.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LineRequest {
+pub(crate) struct LineRequest {
     pub item_id: ItemId,
     pub quantity: u64,
 }
 
 /// The body of `POST /api/orders`: 1..=25 lines, quantities 1..=10 000, no item twice.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderRequest {
+pub(crate) struct OrderRequest {
     pub lines: Vec<LineRequest>,
 }
 

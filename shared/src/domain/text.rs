@@ -6,7 +6,7 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// Why a text was refused: a short code for clients and a sentence for people.
-pub type Refusal = (&'static str, &'static str);
+pub(crate) type Refusal = (&'static str, &'static str);
 
 /// Names and display names: visible characters and ordinary spaces only. Refused: control (Cc)
 /// and format (Cf: zero-width characters, bidi overrides) characters, line and paragraph

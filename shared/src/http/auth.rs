@@ -17,7 +17,7 @@ use super::jwks::{JwksCache, JwksError};
 use crate::domain::{OwnerId, Permission, Principal, Role, Secret};
 
 /// Longer tokens are refused before any decoding work: no legitimate token comes close.
-pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+pub(crate) const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 #[derive(Deserialize)]
 struct Claims {
@@ -109,13 +109,6 @@ impl Authenticator {
         tracing::Span::current().record("user_id", principal.user_id.as_str());
         Ok(principal)
     }
-
-    /// The caller, or 401; then 403 unless their role grants `permission`.
-    pub async fn require(&self, request: &Request, permission: Permission) -> Result<Principal, ApiError> {
-        let principal = self.authenticate(request).await?;
-        permit(&principal, permission)?;
-        Ok(principal)
-    }
 }
 
 impl Verifier {
@@ -187,7 +180,7 @@ fn validation_for(algorithm: Algorithm, config: &TokenConfig) -> Validation {
 }
 
 /// 403 unless the principal's role grants `permission`.
-pub fn permit(principal: &Principal, permission: Permission) -> Result<(), ApiError> {
+pub(crate) fn permit(principal: &Principal, permission: Permission) -> Result<(), ApiError> {
     if principal.has(permission) { Ok(()) } else { Err(ApiError::Forbidden { permission: permission.as_str() }) }
 }
 
@@ -303,7 +296,7 @@ mod tests {
     async fn users_lack_the_delete_permission() {
         let good = token(json!({"sub": "alice", "role": "user", "exp": now() + 60}), SECRET);
         let request = request_with(Some(format!("Bearer {good}")));
-        let outcome = Authenticator::hs256(SECRET).require(&request, Permission::Delete).await;
-        assert!(matches!(outcome, Err(ApiError::Forbidden { permission: "delete" })));
+        let principal = Authenticator::hs256(SECRET).authenticate(&request).await.expect("a valid token");
+        assert!(matches!(permit(&principal, Permission::Delete), Err(ApiError::Forbidden { permission: "delete" })));
     }
 }

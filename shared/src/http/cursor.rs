@@ -45,7 +45,7 @@ impl CursorCodec {
     }
 
     /// An order-list cursor: the id of the last order on the page.
-    pub fn encode_order(&self, id: OrderId) -> String {
+    pub(crate) fn encode_order(&self, id: OrderId) -> String {
         self.seal(ORDER_SCOPE, &id.to_string())
     }
 

@@ -65,7 +65,7 @@ pub enum AuthFailure {
 }
 
 impl ApiError {
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::BadRequest { code, message: message.into() }
     }
 
@@ -133,7 +133,7 @@ impl ApiError {
     }
 
     /// The error envelope: `{ "success": false, "error": { code, message, details?, request_id } }`.
-    pub fn into_response(self, request_id: &str) -> Response<Body> {
+    pub(crate) fn into_response(self, request_id: &str) -> Response<Body> {
         let details = match &self {
             Self::Validation(details) => Some(details.as_slice()),
             Self::Conflict { details, .. } if !details.is_empty() => Some(details.as_slice()),

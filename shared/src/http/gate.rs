@@ -12,10 +12,38 @@ use lambda_http::{Request, RequestExt};
 use super::auth::{Authenticator, permit};
 use super::cors::CorsPolicy;
 use super::error::ApiError;
-use super::route::{Access, Route};
-use crate::domain::{Audience, Principal, RouteGroup, Timestamp};
+use crate::domain::{Audience, Permission, Principal, RouteGroup, Timestamp};
 use crate::scope;
 use crate::service::RateLimiter;
+
+/// How admission treats the route's work: a read changes nothing, so it may run while the rate
+/// limiter counts it; a write waits for the count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// What a route declares for admission (the table of them: `route.rs`).
+#[derive(Debug)]
+pub struct Route {
+    /// The function (and its binary) that serves the route.
+    pub function: &'static str,
+    pub key: &'static str,
+    pub permission: Permission,
+    pub group: RouteGroup,
+    pub access: Access,
+}
+
+pub(crate) const fn route(
+    function: &'static str,
+    key: &'static str,
+    permission: Permission,
+    group: RouteGroup,
+    access: Access,
+) -> Route {
+    Route { function, key, permission, group, access }
+}
 
 pub struct Gate {
     pub auth: Authenticator,

@@ -6,8 +6,6 @@
 //! "in progress" state to expire, and no failure between effect and record can repeat the effect.
 //! Keys are scoped to the caller and the route.
 
-use std::future::Future;
-
 use aws_lc_rs::digest;
 use lambda_http::Request;
 use serde_json::{Map, Value};
@@ -39,27 +37,20 @@ impl IdempotencyStore {
         Self { replays }
     }
 
-    /// Runs a POST at most once per (caller, route, key); without an `Idempotency-Key` header it
-    /// simply runs. `prepare` decides everything the effect will store and the reply it earns,
-    /// without writing; `commit` writes the effect and, given one, the record in one transaction.
-    /// Only a 2xx reply is ever recorded: a failed request leaves no record, so its retry runs.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn run<T, P, PFut, C, CFut>(
+    /// Starts a POST that runs at most once per (caller, route, key). Without an `Idempotency-Key`
+    /// header it simply runs. With one whose response is stored, that response is replayed (422 if
+    /// the body differs). Otherwise the caller decides the effect and its reply without writing,
+    /// writes the effect with `Attempt::record` in one transaction, and hands the outcome to
+    /// `Attempt::finish`. Only a 2xx reply is ever recorded: a failed request leaves no record, so
+    /// its retry runs.
+    pub async fn begin(
         &self,
         request: &Request,
         caller: &Principal,
         route: &'static str,
         body: &Map<String, Value>,
         now: Timestamp,
-        prepare: P,
-        commit: C,
-    ) -> Result<Reply, ApiError>
-    where
-        P: FnOnce() -> PFut,
-        PFut: Future<Output = Result<(T, Reply), ApiError>>,
-        C: FnOnce(T, Option<ReplayRecord>) -> CFut,
-        CFut: Future<Output = Result<Written<()>, ApiError>>,
-    {
+    ) -> Result<Begun, ApiError> {
         let keyed = idempotency_key(request)?.map(|key| KeyedRequest {
             route,
             user: caller.user_id.clone(),
@@ -69,23 +60,48 @@ impl IdempotencyStore {
         if let Some(keyed) = &keyed {
             let stored = self.replays.find(keyed.route, &keyed.user, &keyed.key, now.as_millis() / 1000).await?;
             if let Some(stored) = stored {
-                return replay(keyed, stored);
+                return replay(keyed, stored).map(Begun::Replay);
             }
         }
-        let (effect, reply) = prepare().await?;
-        let record = match &keyed {
-            Some(keyed) => Some(ReplayRecord {
-                route: keyed.route,
-                user: keyed.user.clone(),
-                key: keyed.key.clone(),
-                fingerprint: keyed.fingerprint.clone(),
-                response: serde_json::to_value(reply.to_stored()).map_err(internal("encode reply"))?,
-                now_seconds: now.as_millis() / 1000,
-                keep_seconds: RECORD_SECONDS,
-            }),
-            None => None,
+        Ok(Begun::Run(Attempt { keyed, now }))
+    }
+}
+
+/// Where an idempotent POST stands after `IdempotencyStore::begin`.
+pub enum Begun {
+    /// An earlier run's stored response: send it back as it is.
+    Replay(Reply),
+    /// Nothing stored under the key (or no key): run the request.
+    Run(Attempt),
+}
+
+/// A POST being run: what its write must carry, and how its outcome becomes the reply.
+pub struct Attempt {
+    keyed: Option<KeyedRequest>,
+    now: Timestamp,
+}
+
+impl Attempt {
+    /// The record to write in the effect's transaction, holding `reply`: none without a key.
+    pub fn record(&self, reply: &Reply) -> Result<Option<ReplayRecord>, ApiError> {
+        let Some(keyed) = &self.keyed else {
+            return Ok(None);
         };
-        match (commit(effect, record).await?, keyed) {
+        Ok(Some(ReplayRecord {
+            route: keyed.route,
+            user: keyed.user.clone(),
+            key: keyed.key.clone(),
+            fingerprint: keyed.fingerprint.clone(),
+            response: serde_json::to_value(reply.to_stored()).map_err(internal("encode reply"))?,
+            now_seconds: self.now.as_millis() / 1000,
+            keep_seconds: RECORD_SECONDS,
+        }))
+    }
+
+    /// The reply, given how the write went: `reply` if it committed; if a racing request with the
+    /// same key committed first, that one's stored response (or 422 for another body).
+    pub fn finish(self, written: Written<()>, reply: Reply) -> Result<Reply, ApiError> {
+        match (written, self.keyed) {
             (Written::Done(()), _) => Ok(reply),
             (Written::KeyTaken(stored), Some(keyed)) => replay(&keyed, stored),
             (Written::KeyTaken(_), None) => Err(ApiError::Internal {

@@ -1,7 +1,7 @@
 //! HTTP: reading requests, rendering replies, authentication, and the item routes.
 
 pub mod auth;
-pub mod cors;
+pub(crate) mod cors;
 pub mod cursor;
 pub mod error;
 mod gate;

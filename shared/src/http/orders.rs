@@ -5,11 +5,10 @@ use lambda_http::http::header::LOCATION;
 
 use super::cursor::CursorCodec;
 use super::error::ApiError;
-use super::idempotency::IdempotencyStore;
+use super::idempotency::{Begun, IdempotencyStore};
 use super::request;
 use super::response::{PageInfo, Reply};
-use super::route::PLACE_ORDER;
-use crate::domain::{OrderRequest, Principal, ReplayRecord, Timestamp};
+use crate::domain::{OrderRequest, Principal, Timestamp};
 use crate::service::Orders;
 
 /// What the order routes work with.
@@ -20,20 +19,23 @@ pub struct OrdersApi {
     pub clock: fn() -> Timestamp,
 }
 
+/// The namespace of order replays (see items.rs's `CREATE_REPLAYS`).
+const ORDER_REPLAYS: &str = "POST /api/orders";
+
 /// `POST /api/orders` (honours `Idempotency-Key`)
 pub async fn create(api: &OrdersApi, caller: Principal, req: &Request) -> Result<Reply, ApiError> {
     request::no_query(req)?;
     let body = request::json_object(req)?;
     let order_request = OrderRequest::parse(&body).map_err(ApiError::Validation)?;
     let now = (api.clock)();
-    let prepare = || async {
-        let placed = api.orders.prepare(&caller, order_request, now).await?;
-        let reply = Reply::created(&placed)?.header(LOCATION, format!("/api/orders/{}", placed.order.id));
-        Ok((placed, reply))
+    let attempt = match api.idempotency.begin(req, &caller, ORDER_REPLAYS, &body, now).await? {
+        Begun::Replay(reply) => return Ok(reply),
+        Begun::Run(attempt) => attempt,
     };
-    let commit =
-        |placed, record: Option<ReplayRecord>| async move { Ok(api.orders.place(&placed, record.as_ref()).await?) };
-    api.idempotency.run(req, &caller, PLACE_ORDER.key, &body, now, prepare, commit).await
+    let placed = api.orders.prepare(&caller, order_request, now).await?;
+    let reply = Reply::created(&placed)?.header(LOCATION, format!("/api/orders/{}", placed.order.id));
+    let written = api.orders.place(&placed, attempt.record(&reply)?.as_ref()).await?;
+    attempt.finish(written, reply)
 }
 
 /// `GET /api/orders/{id}`: the owner's or, for staff, anyone's; lines carry item summaries.

@@ -18,7 +18,7 @@ use crate::service::SearchQuery;
 
 /// Largest accepted body. A maximal item (200 + 5000 characters, each possibly a 6-byte JSON
 /// escape) stays under 32 KiB, so 64 KiB never refuses a valid item.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The `{id}` path parameter of `/api/items/{id}`.
 pub fn item_id(request: &Request) -> Result<ItemId, ApiError> {
@@ -46,7 +46,7 @@ const SEARCH_TEXT_MAX_CHARS: usize = 500;
 const SEARCH_LIMIT_MAX: usize = 50;
 
 /// `GET /api/items/search` parameters: `q` (required), `limit` (1..=50, default 10), `status`.
-pub fn search_query(request: &Request) -> Result<SearchQuery, ApiError> {
+pub(crate) fn search_query(request: &Request) -> Result<SearchQuery, ApiError> {
     let params = QueryParams::read(request, &["q", "limit", "status"])?;
     let mut errors = Vec::new();
     let text = params.get("q").map(str::trim).unwrap_or_default();
@@ -84,7 +84,7 @@ pub fn search_query(request: &Request) -> Result<SearchQuery, ApiError> {
 }
 
 /// `GET /api/orders` parameters: `limit` and `cursor`.
-pub fn order_page(request: &Request, cursors: &CursorCodec) -> Result<(PageLimit, Option<OrderId>), ApiError> {
+pub(crate) fn order_page(request: &Request, cursors: &CursorCodec) -> Result<(PageLimit, Option<OrderId>), ApiError> {
     let params = QueryParams::read(request, &["limit", "cursor"])?;
     let limit = match params.get("limit") {
         Some(raw) => PageLimit::parse(raw)
@@ -96,7 +96,7 @@ pub fn order_page(request: &Request, cursors: &CursorCodec) -> Result<(PageLimit
 }
 
 /// The body as a JSON object, after checking its content type and size.
-pub fn json_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
+pub(crate) fn json_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
     let content_type = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !is_json(content_type) {
         return Err(ApiError::UnsupportedMediaType);
@@ -285,7 +285,7 @@ fn conditional_error(header: &'static str, code: &'static str, error: Conditiona
 
 /// `If-Match`: absent or `*` means "must exist"; otherwise the stored version must be one of the
 /// listed strong entity tags. Weak tags never match (RFC 9110 uses strong comparison for If-Match).
-pub fn precondition(request: &Request) -> Result<Precondition, ApiError> {
+pub(crate) fn precondition(request: &Request) -> Result<Precondition, ApiError> {
     match conditional(request, IF_MATCH).map_err(|e| conditional_error("If-Match", "invalid_if_match", e))? {
         Conditional::Absent | Conditional::Any => Ok(Precondition::Exists),
         Conditional::Tags(tags) => Ok(Precondition::VersionIn(
@@ -360,12 +360,12 @@ impl QueryParams {
 }
 
 /// Routes that take no query parameters say so instead of ignoring them.
-pub fn no_query(request: &Request) -> Result<(), ApiError> {
+pub(crate) fn no_query(request: &Request) -> Result<(), ApiError> {
     QueryParams::read(request, &[]).map(|_| ())
 }
 
 /// `GET /api/items/{id}` accepts only `fields`.
-pub fn item_fields(request: &Request) -> Result<Option<FieldSet>, ApiError> {
+pub(crate) fn item_fields(request: &Request) -> Result<Option<FieldSet>, ApiError> {
     let params = QueryParams::read(request, &["fields"])?;
     params.get("fields").map(FieldSet::parse).transpose().map_err(|e| ApiError::Validation(vec![e]))
 }
@@ -373,7 +373,7 @@ pub fn item_fields(request: &Request) -> Result<Option<FieldSet>, ApiError> {
 const LIST_PARAMETERS: [&str; 8] = ["status", "sort", "order", "limit", "cursor", "fields", "offset", "include"];
 
 /// `GET /api/items` parameters; every bad one is reported together.
-pub fn list_query(request: &Request, cursors: &CursorCodec) -> Result<ListQuery, ApiError> {
+pub(crate) fn list_query(request: &Request, cursors: &CursorCodec) -> Result<ListQuery, ApiError> {
     let params = QueryParams::read(request, &LIST_PARAMETERS)?;
     if params.get("offset").is_some() {
         return Err(ApiError::bad_request(

@@ -84,7 +84,7 @@ impl Reply {
     }
 
     /// Rebuilds a stored reply; a header name that no longer parses is dropped.
-    pub fn from_stored(stored: StoredReply) -> Self {
+    pub(crate) fn from_stored(stored: StoredReply) -> Self {
         Self {
             status: StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK),
             headers: stored

@@ -12,12 +12,12 @@ use tracing::{Instrument, field};
 
 use super::error::ApiError;
 use super::gate::Gate;
+use super::gate::Route;
 use super::response::Reply;
-use super::route::Route;
 use crate::domain::Principal;
 use crate::metrics;
 use crate::scope::{self, Scope};
-use crate::xray::TraceHeader;
+use crate::trace::TraceHeader;
 
 /// Serves one request of `route`: admits it through the gate, runs `work` as the admitted caller,
 /// and always produces an HTTP response; the Lambda runtime never sees an HTTP error as `Err`.

@@ -18,7 +18,7 @@ pub type Record = HashMap<String, AttributeValue>;
 
 /// What to read: a projection (expression + names) and whether reads must be strongly consistent.
 #[derive(Clone, Default)]
-pub struct BatchRead {
+pub(crate) struct BatchRead {
     pub projection: Option<(String, HashMap<String, String>)>,
     pub consistent: bool,
 }

@@ -26,6 +26,10 @@ use crate::domain::{
     Timestamp, Written,
 };
 
+/// How many times a write without `If-Match` reads the version and tries again when another write
+/// lands between its read and its write (see `write`).
+const FENCE_READS: usize = 4;
+
 #[derive(Clone)]
 pub struct DynamoItemRepository {
     client: Client,
@@ -35,6 +39,85 @@ pub struct DynamoItemRepository {
 impl DynamoItemRepository {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
+    }
+
+    async fn write_once(
+        &self,
+        id: ItemId,
+        change: &ItemWrite,
+        guard: &WriteGuard,
+        now: Timestamp,
+    ) -> Result<Item, StoreError> {
+        let patch = change.as_patch();
+        if patch.stock_buckets.is_some_and(StockBuckets::is_split) {
+            return split_item::write(&self.client, &self.table, id, &patch, guard, now).await;
+        }
+        let token = WriteToken::new();
+        let mut write = ConditionalWrite::new(guard, &token)?;
+        write.unsplit_only();
+        if let Some(name) = &patch.name {
+            write.set("name", name)?;
+        }
+        if let Some(description) = &patch.description {
+            write.set("description", description)?;
+        }
+        if let Some(status) = patch.status {
+            write.set("status", &status)?;
+            write.set(keys::STATUS_PK, &keys::status_partition(status, keys::shard_of(id)))?;
+        }
+        if let Some(price) = patch.price {
+            write.set("price", &price)?;
+            write.set(keys::PRICE_SK, &keys::price_sort_key(price, id))?;
+        }
+        if let Some(stock) = patch.stock {
+            write.set("stock", &stock)?;
+        }
+        if let Some(buckets) = patch.stock_buckets {
+            write.set("stock_buckets", &buckets)?;
+        }
+        write.set("updated_at", &now)?;
+        write.set(keys::INDEX_PENDING, &keys::pending_partition(keys::shard_of(id)))?;
+        write.set(keys::WRITE_TOKEN, &token.as_str())?;
+        write.values.insert(":one".to_owned(), AttributeValue::N("1".to_owned()));
+        write.names.insert("#version".to_owned(), "version".to_owned());
+        let update_expression = format!("SET {}, #version = #version + :one", write.assignments.join(", "));
+
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::item_key(id)))
+            .update_expression(update_expression)
+            .condition_expression(write.condition)
+            .set_expression_attribute_names(Some(write.names))
+            .set_expression_attribute_values(Some(write.values))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let answer = settle(&self.client, "update item", |time| {
+            update.clone().customize().config_override(single_attempt(time)).send()
+        })
+        .await?;
+        let stored = match answer.result {
+            Ok(output) => output.attributes.ok_or_else(|| StoreError::Failed {
+                context: "update item returned no attributes",
+                source: "missing ALL_NEW attributes".into(),
+            })?,
+            Err(UpdateItemError::ConditionalCheckFailedException(refused)) => match refused.item {
+                // Our own earlier attempt committed; what it left is the updated item.
+                Some(stored) if token.marks(Some(&stored)) => stored,
+                // A lost attempt may have committed and been overwritten since: refused or
+                // superseded cannot be told apart.
+                _ if answer.after_lost_attempt => return Err(StoreError::OutcomeUnknown),
+                old_item => match why_condition_failed(old_item, guard) {
+                    Refusal::Split => {
+                        return split_item::write(&self.client, &self.table, id, &patch, guard, now).await;
+                    }
+                    Refusal::Error(error) => return Err(error),
+                },
+            },
+            Err(other) => return Err(classify(other, "update item")),
+        };
+        serde_dynamo::from_item(stored).map_err(failed("decode updated item"))
     }
 }
 
@@ -116,6 +199,10 @@ impl ItemRepository for DynamoItemRepository {
         Ok(Page { items: views, next })
     }
 
+    /// A write without `If-Match` is still conditioned on the version it found: an attempt of it
+    /// that reaches the table late (held up in the network after its request gave up with a 504)
+    /// then fails its condition instead of overwriting a write acknowledged after it. A write that
+    /// loses to another in between reads again, up to `FENCE_READS` times, then answers 503.
     async fn write(
         &self,
         id: ItemId,
@@ -123,76 +210,21 @@ impl ItemRepository for DynamoItemRepository {
         guard: &WriteGuard,
         now: Timestamp,
     ) -> Result<Item, StoreError> {
-        let patch = change.as_patch();
-        if patch.stock_buckets.is_some_and(StockBuckets::is_split) {
-            return split_item::write(&self.client, &self.table, id, &patch, guard, now).await;
+        if guard.precondition != Precondition::Exists {
+            return self.write_once(id, change, guard, now).await;
         }
-        let token = WriteToken::new();
-        let mut write = ConditionalWrite::new(guard, &token)?;
-        write.unsplit_only();
-        if let Some(name) = &patch.name {
-            write.set("name", name)?;
+        for _ in 0..FENCE_READS {
+            let Some(found) = self.get(id, FieldSet::of(&[ItemField::Version])).await?.and_then(|view| view.version)
+            else {
+                return Err(StoreError::NotFound);
+            };
+            let fenced = WriteGuard { precondition: Precondition::VersionIn(vec![found]), owner: guard.owner.clone() };
+            match self.write_once(id, change, &fenced, now).await {
+                Err(StoreError::PreconditionFailed) => continue,
+                written => return written,
+            }
         }
-        if let Some(description) = &patch.description {
-            write.set("description", description)?;
-        }
-        if let Some(status) = patch.status {
-            write.set("status", &status)?;
-            write.set(keys::STATUS_PK, &keys::status_partition(status, keys::shard_of(id)))?;
-        }
-        if let Some(price) = patch.price {
-            write.set("price", &price)?;
-            write.set(keys::PRICE_SK, &keys::price_sort_key(price, id))?;
-        }
-        if let Some(stock) = patch.stock {
-            write.set("stock", &stock)?;
-        }
-        if let Some(buckets) = patch.stock_buckets {
-            write.set("stock_buckets", &buckets)?;
-        }
-        write.set("updated_at", &now)?;
-        write.set(keys::INDEX_PENDING, &keys::pending_partition(keys::shard_of(id)))?;
-        write.set(keys::WRITE_TOKEN, &token.as_str())?;
-        write.values.insert(":one".to_owned(), AttributeValue::N("1".to_owned()));
-        write.names.insert("#version".to_owned(), "version".to_owned());
-        let update_expression = format!("SET {}, #version = #version + :one", write.assignments.join(", "));
-
-        let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::item_key(id)))
-            .update_expression(update_expression)
-            .condition_expression(write.condition)
-            .set_expression_attribute_names(Some(write.names))
-            .set_expression_attribute_values(Some(write.values))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let answer = settle(&self.client, "update item", |time| {
-            update.clone().customize().config_override(single_attempt(time)).send()
-        })
-        .await?;
-        let stored = match answer.result {
-            Ok(output) => output.attributes.ok_or_else(|| StoreError::Failed {
-                context: "update item returned no attributes",
-                source: "missing ALL_NEW attributes".into(),
-            })?,
-            Err(UpdateItemError::ConditionalCheckFailedException(refused)) => match refused.item {
-                // Our own earlier attempt committed; what it left is the updated item.
-                Some(stored) if token.marks(Some(&stored)) => stored,
-                // A lost attempt may have committed and been overwritten since: refused or
-                // superseded cannot be told apart.
-                _ if answer.after_lost_attempt => return Err(StoreError::OutcomeUnknown),
-                old_item => match why_condition_failed(old_item, guard) {
-                    Refusal::Split => {
-                        return split_item::write(&self.client, &self.table, id, &patch, guard, now).await;
-                    }
-                    Refusal::Error(error) => return Err(error),
-                },
-            },
-            Err(other) => return Err(classify(other, "update item")),
-        };
-        serde_dynamo::from_item(stored).map_err(failed("decode updated item"))
+        Err(StoreError::Throttled)
     }
 
     /// Deletes the item and, in the same transaction, leaves a tombstone on the pending-index GSI,

@@ -7,35 +7,35 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::domain::{ItemId, ItemStatus, ListQuery, Money, OrderId, OwnerId, PagePosition, SortField};
 
 pub const PK: &str = "pk";
-pub const SK: &str = "sk";
+pub(crate) const SK: &str = "sk";
 /// Partition key of the "all items" indexes; only items carry it, so those indexes stay item-only.
-pub const LIST_PK: &str = "list_pk";
+pub(crate) const LIST_PK: &str = "list_pk";
 /// Partition key of the "items by status" indexes.
-pub const STATUS_PK: &str = "status_pk";
+pub(crate) const STATUS_PK: &str = "status_pk";
 /// Sort key of the price indexes: zero-padded price then id, so equal prices keep a stable order.
-pub const PRICE_SK: &str = "price_sk";
+pub(crate) const PRICE_SK: &str = "price_sk";
 /// Sort key of the creation-time indexes: the ULID id itself is time-ordered.
-pub const ID: &str = "id";
+pub(crate) const ID: &str = "id";
 
 const ITEM_PREFIX: &str = "ITEM#";
 const ORDER_PREFIX: &str = "ORDER#";
-pub const ORDER_SK: &str = "ORDER";
+pub(crate) const ORDER_SK: &str = "ORDER";
 /// Partition key of `orders_by_owner`: one partition per user, newest order first by id.
-pub const ORDERS_PK: &str = "orders_pk";
-pub const ORDERS_BY_OWNER: &str = "orders_by_owner";
-pub const PROFILE_SK: &str = "PROFILE";
+pub(crate) const ORDERS_PK: &str = "orders_pk";
+pub(crate) const ORDERS_BY_OWNER: &str = "orders_by_owner";
+pub(crate) const PROFILE_SK: &str = "PROFILE";
 /// Set on every item write, removed by the index worker once that version is indexed: the sparse
 /// `items_pending_index` lists exactly the items whose search index is stale.
 /// The [`WriteToken`](super::WriteToken) of the last write to a record.
-pub const WRITE_TOKEN: &str = "write_token";
-pub const INDEX_PENDING: &str = "index_pending";
+pub(crate) const WRITE_TOKEN: &str = "write_token";
+pub(crate) const INDEX_PENDING: &str = "index_pending";
 const PENDING: &str = "PENDING";
-pub const ITEMS_PENDING_INDEX: &str = "items_pending_index";
+pub(crate) const ITEMS_PENDING_INDEX: &str = "items_pending_index";
 /// Left by a delete (in the same transaction) until the worker removes the item's vector.
-pub const TOMBSTONE_SK: &str = "DELETED";
-pub const VECTOR_SK: &str = "VECTOR";
-pub const ITEM_SK: &str = "ITEM";
-pub const STOCK_SK: &str = "STOCK";
+pub(crate) const TOMBSTONE_SK: &str = "DELETED";
+pub(crate) const VECTOR_SK: &str = "VECTOR";
+pub(crate) const ITEM_SK: &str = "ITEM";
+pub(crate) const STOCK_SK: &str = "STOCK";
 
 /// Every item-wide index key is spread over this many partition key values, by a hash of the item
 /// id: one value takes at most ~1,000 write units per second, and every item write (an order's stock
@@ -59,7 +59,7 @@ pub fn list_partition(shard: u8) -> String {
 }
 
 /// `index_pending` of a record in `shard`: the pending-index GSI's partition.
-pub fn pending_partition(shard: u8) -> String {
+pub(crate) fn pending_partition(shard: u8) -> String {
     format!("{PENDING}#{shard:02}")
 }
 
@@ -68,7 +68,7 @@ pub fn item_pk(id: ItemId) -> String {
 }
 
 /// The item an `ITEM#<id>` partition key names.
-pub fn item_id_of(pk: &str) -> Option<ItemId> {
+pub(crate) fn item_id_of(pk: &str) -> Option<ItemId> {
     ItemId::parse(pk.strip_prefix(ITEM_PREFIX)?)
 }
 
@@ -81,7 +81,7 @@ pub fn vector_key(id: ItemId) -> HashMap<String, AttributeValue> {
 }
 
 /// One fixed window of one subject's requests in one route group.
-pub fn rate_window_key(group: &str, subject: &str, window_start: i64) -> HashMap<String, AttributeValue> {
+pub(crate) fn rate_window_key(group: &str, subject: &str, window_start: i64) -> HashMap<String, AttributeValue> {
     key(format!("RATE#{group}#{subject}"), format!("WINDOW#{window_start}"))
 }
 
@@ -90,7 +90,7 @@ pub fn order_pk(id: OrderId) -> String {
 }
 
 /// Zero-padded so lines sort in order.
-pub fn order_line_sk(line: u32) -> String {
+pub(crate) fn order_line_sk(line: u32) -> String {
     format!("LINE#{line:03}")
 }
 
@@ -103,7 +103,7 @@ pub fn owner_orders_partition(owner: &OwnerId) -> String {
 }
 
 /// `ExclusiveStartKey` of `orders_by_owner`, resuming after order `id`.
-pub fn order_start_key(owner: &OwnerId, id: OrderId) -> HashMap<String, AttributeValue> {
+pub(crate) fn order_start_key(owner: &OwnerId, id: OrderId) -> HashMap<String, AttributeValue> {
     let mut key = order_key(id);
     key.insert(ORDERS_PK.to_owned(), AttributeValue::S(owner_orders_partition(owner)));
     key.insert(ID.to_owned(), AttributeValue::S(id.to_string()));
@@ -123,7 +123,7 @@ pub fn idempotency_key(scope: &str, user: &OwnerId, client_key: &str) -> HashMap
 }
 
 /// `status_pk` of an item in `shard`: the "items by status" indexes' partition.
-pub fn status_partition(status: ItemStatus, shard: u8) -> String {
+pub(crate) fn status_partition(status: ItemStatus, shard: u8) -> String {
     format!("ITEM#STATUS#{}#{shard:02}", status.as_str())
 }
 
@@ -143,7 +143,7 @@ pub fn item_key(id: ItemId) -> HashMap<String, AttributeValue> {
 
 /// One stock counter of a split item: each on a partition key of its own, so orders drawing from
 /// different counters never share a partition (or conflict) with each other or with the item.
-pub fn stock_counter_key(id: ItemId, counter: u8) -> HashMap<String, AttributeValue> {
+pub(crate) fn stock_counter_key(id: ItemId, counter: u8) -> HashMap<String, AttributeValue> {
     key(format!("STOCK#{id}#{counter:02}"), STOCK_SK)
 }
 
@@ -173,7 +173,7 @@ pub fn list_index(query: &ListQuery) -> ListIndex {
 
 /// The index sort key value at `position`: every shard resumes strictly after it.
 /// `None` if the index sorts by price and the position has none.
-pub fn sort_value(index: &ListIndex, position: PagePosition) -> Option<String> {
+pub(crate) fn sort_value(index: &ListIndex, position: PagePosition) -> Option<String> {
     if index.sort_attribute == PRICE_SK {
         Some(price_sort_key(position.price?, position.id))
     } else {
@@ -182,7 +182,7 @@ pub fn sort_value(index: &ListIndex, position: PagePosition) -> Option<String> {
 }
 
 /// The position a sort key value stands for: the inverse of [`sort_value`].
-pub fn position_of_sort_value(index: &ListIndex, value: &str) -> Option<PagePosition> {
+pub(crate) fn position_of_sort_value(index: &ListIndex, value: &str) -> Option<PagePosition> {
     if index.sort_attribute == PRICE_SK {
         let (price, id) = value.split_once('#')?;
         Some(PagePosition { id: ItemId::parse(id)?, price: Some(Money::new(price.parse().ok()?)?) })

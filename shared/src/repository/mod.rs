@@ -26,11 +26,10 @@ pub use dynamo::DynamoItemRepository;
 pub use error::StoreError;
 pub use orders::{CancelError, DynamoOrderRepository, PlaceError};
 pub use profiles::DynamoProfileRepository;
-pub use rate_windows::{ClaimError, DynamoRateWindows, RateWindow};
+pub(crate) use rate_windows::{ClaimError, DynamoRateWindows, RateWindow};
 pub use replays::DynamoReplayRepository;
-pub use vectors::{
-    DELETED_VERSION, DynamoVectorRepository, ItemVector, Pending, SEARCH_OWNER, SEARCH_STATUS, SHELF, Scored,
-};
+pub(crate) use vectors::DELETED_VERSION;
+pub use vectors::{DynamoVectorRepository, ItemVector, Pending, SEARCH_OWNER, SEARCH_STATUS, SHELF, Scored};
 
 use crate::domain::{
     FieldSet, Item, ItemId, ItemView, ItemWrite, ListQuery, OwnerId, Page, Precondition, ReplayRecord, Timestamp,
@@ -50,7 +49,7 @@ pub struct WriteGuard {
 /// that committed although its response was lost finds its own token and is recognised as done,
 /// not as a conflict. Also the transaction's `ClientRequestToken`, so DynamoDB itself replays it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WriteToken(String);
+pub(crate) struct WriteToken(String);
 
 impl WriteToken {
     pub fn new() -> Self {

@@ -19,7 +19,7 @@ impl DynamoProfileRepository {
     }
 
     /// Creates the profile unless one exists; an existing profile is left as it is.
-    pub async fn create_if_absent(&self, profile: &Profile) -> Result<(), StoreError> {
+    pub(crate) async fn create_if_absent(&self, profile: &Profile) -> Result<(), StoreError> {
         let mut record = keys::profile_key(&profile.id);
         let fields: batch::Record = serde_dynamo::to_item(profile).map_err(failed("encode profile"))?;
         record.extend(fields);
@@ -28,7 +28,7 @@ impl DynamoProfileRepository {
     }
 
     /// The profiles of `users` that exist, in one `BatchGetItem` per 100 users.
-    pub async fn get_many(&self, users: &[OwnerId]) -> Result<Vec<Profile>, StoreError> {
+    pub(crate) async fn get_many(&self, users: &[OwnerId]) -> Result<Vec<Profile>, StoreError> {
         let mut unique: Vec<&OwnerId> = users.iter().collect();
         unique.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         unique.dedup();

@@ -10,7 +10,7 @@ use super::keys;
 use crate::domain::RouteGroup;
 
 /// One caller's fixed window for one route group.
-pub struct RateWindow<'a> {
+pub(crate) struct RateWindow<'a> {
     pub group: RouteGroup,
     pub subject: &'a str,
     pub start: i64,
@@ -20,7 +20,7 @@ pub struct RateWindow<'a> {
 
 /// Why tokens were not claimed.
 #[derive(Debug, thiserror::Error)]
-pub enum ClaimError {
+pub(crate) enum ClaimError {
     /// The window has no room for them: the caller is (or would be) over its limit.
     #[error("the rate window is full")]
     Full,
@@ -29,7 +29,7 @@ pub enum ClaimError {
 }
 
 #[derive(Clone)]
-pub struct DynamoRateWindows {
+pub(crate) struct DynamoRateWindows {
     client: Client,
     table: String,
 }

@@ -8,7 +8,7 @@ use super::{StoreError, WriteToken, keys};
 use crate::domain::{Item, ItemId};
 
 #[derive(Serialize)]
-pub struct ItemRecord<'a> {
+pub(crate) struct ItemRecord<'a> {
     pk: String,
     sk: &'static str,
     list_pk: String,

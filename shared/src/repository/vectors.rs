@@ -18,7 +18,7 @@ use crate::domain::ItemId;
 use crate::search::{Filing, Slice, VectorIndexConfig};
 
 /// A deleted item's vector tombstone outranks every real version: ids are never reused.
-pub const DELETED_VERSION: u64 = u64::MAX;
+pub(crate) const DELETED_VERSION: u64 = u64::MAX;
 
 /// The vector record's search attributes: the index's `HASH` and its two inline filters.
 pub const SHELF: &str = "search_shelf";
@@ -112,7 +112,7 @@ impl DynamoVectorRepository {
 
     /// Replaces a deleted item's vector with a tombstone: no vector and no shelf, so the index
     /// drops it, and the highest version, so no late job for the item brings it back.
-    pub async fn put_tombstone(&self, id: ItemId) -> Result<(), StoreError> {
+    pub(crate) async fn put_tombstone(&self, id: ItemId) -> Result<(), StoreError> {
         let mut record = keys::vector_key(id);
         record.insert(keys::ID.to_owned(), AttributeValue::S(id.to_string()));
         record.insert("version".to_owned(), AttributeValue::N(DELETED_VERSION.to_string()));
@@ -194,7 +194,7 @@ impl DynamoVectorRepository {
     /// it was read at `version`: a newer write keeps its marker until its own job runs. `<=`, not
     /// `=`: a split item's version also counts its counters' draws (which change nothing indexed),
     /// and its next write moves the record past every version read before it.
-    pub async fn clear_pending(&self, id: ItemId, version: u64) -> Result<(), StoreError> {
+    pub(crate) async fn clear_pending(&self, id: ItemId, version: u64) -> Result<(), StoreError> {
         let outcome = self
             .client
             .update_item()
@@ -215,7 +215,7 @@ impl DynamoVectorRepository {
     }
 
     /// Removes a deleted item's tombstone once its vector is marked deleted.
-    pub async fn remove_tombstone(&self, id: ItemId) -> Result<(), StoreError> {
+    pub(crate) async fn remove_tombstone(&self, id: ItemId) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)

@@ -24,9 +24,9 @@ impl Default for VectorIndexConfig {
 }
 
 /// The index's `HASH` value of items everyone may see.
-pub const PUBLIC: &str = "public";
+pub(crate) const PUBLIC: &str = "public";
 /// The index's `HASH` value of drafts, visible to their owner and to staff only.
-pub const DRAFTS: &str = "draft";
+pub(crate) const DRAFTS: &str = "draft";
 
 /// What the worker writes beside an item's vector: the values the index searches by.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +61,7 @@ impl Slice {
 }
 
 /// The slices holding exactly the items `caller` may see that have `status` (any, for `None`).
-pub fn visible_slices(caller: &Principal, status: Option<ItemStatus>) -> Vec<Slice> {
+pub(crate) fn visible_slices(caller: &Principal, status: Option<ItemStatus>) -> Vec<Slice> {
     let drafts = Slice { shelf: DRAFTS, status: None, owner: caller.owner_scope().cloned() };
     match status {
         None => vec![Slice { shelf: PUBLIC, status: None, owner: None }, drafts],

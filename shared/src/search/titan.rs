@@ -8,7 +8,7 @@ use super::embedder::DIMENSIONS;
 /// Body of `InvokeModel` for `amazon.titan-embed-text-v2:0`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TitanRequest<'a> {
+pub(crate) struct TitanRequest<'a> {
     pub input_text: &'a str,
     pub dimensions: usize,
     pub normalize: bool,
@@ -22,13 +22,13 @@ impl<'a> TitanRequest<'a> {
 
 /// The part of Titan's response we use.
 #[derive(Debug, Deserialize)]
-pub struct TitanResponse {
+pub(crate) struct TitanResponse {
     pub embedding: Vec<f32>,
 }
 
 impl TitanResponse {
     /// The embedding, if it has the dimensions the index expects.
-    pub fn into_vector(self) -> Option<Vec<f32>> {
+    pub(crate) fn into_vector(self) -> Option<Vec<f32>> {
         (self.embedding.len() == DIMENSIONS).then_some(self.embedding)
     }
 }

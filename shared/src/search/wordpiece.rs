@@ -14,7 +14,7 @@ const CONTINUATION: &str = "##";
 
 /// A vocabulary (`vocab.txt`: one token per line, the id is the line number) and its tokenizer.
 /// Borrows its tokens from the vocabulary text: no allocation per token at cold start.
-pub struct WordPiece<'v> {
+pub(crate) struct WordPiece<'v> {
     ids: foldhash::HashMap<&'v str, u32>,
     unknown: u32,
 }
@@ -44,10 +44,6 @@ impl<'v> WordPiece<'v> {
 
     pub fn len(&self) -> usize {
         self.ids.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
     }
 
     pub fn unknown(&self) -> u32 {

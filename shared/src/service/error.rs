@@ -35,12 +35,6 @@ pub enum ServiceError {
     },
 }
 
-impl ServiceError {
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Conflict { code, message: message.into(), details: Vec::new() }
-    }
-}
-
 impl From<StoreError> for ServiceError {
     fn from(error: StoreError) -> Self {
         match error {

@@ -69,7 +69,7 @@ impl<R: ItemRepository> Indexer<R> {
     }
 
     /// Re-enqueues up to `limit` items whose index is stale; returns how many were enqueued.
-    pub async fn reconcile(&self, limit: usize) -> Result<usize, ServiceError> {
+    pub(crate) async fn reconcile(&self, limit: usize) -> Result<usize, ServiceError> {
         let queue = self.queue.as_ref().ok_or_else(|| ServiceError::Internal {
             context: "reindex needs INDEX_QUEUE_URL",
             source: "no index queue configured".into(),
@@ -108,7 +108,7 @@ impl IndexNotifier {
     }
 
     /// Opens the queue with `open` when the first job is sent.
-    pub fn lazy(open: impl Fn() -> Option<Arc<IndexQueue>> + Send + Sync + 'static) -> Self {
+    pub(crate) fn lazy(open: impl Fn() -> Option<Arc<IndexQueue>> + Send + Sync + 'static) -> Self {
         Self { queue: OnceLock::new(), open: Box::new(open) }
     }
 

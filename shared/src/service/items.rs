@@ -21,7 +21,7 @@ impl<R: ItemRepository> ItemService<R> {
 
     /// The item a create will store: it belongs to the caller, whatever the body said
     /// (server-owned fields are rejected before this point anyway). Nothing is written yet.
-    pub fn new_item(&self, caller: &Principal, content: ItemChanges, now: Timestamp) -> Item {
+    pub(crate) fn new_item(&self, caller: &Principal, content: ItemChanges, now: Timestamp) -> Item {
         Item::create(ItemId::new(now), content, caller.user_id.clone(), now)
     }
 

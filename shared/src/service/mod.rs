@@ -12,11 +12,11 @@ mod search;
 pub use error::ServiceError;
 pub use indexing::{IndexNotifier, Indexer};
 pub use items::ItemService;
-pub use orders::{LineWithItem, OrderService, OrderWithItems};
+pub use orders::OrderService;
 pub use profiles::ProfileService;
 pub use ratelimit::RateLimiter;
 pub use replays::ReplayService;
-pub use search::{MIN_SCORE, ScoredItem, SearchQuery, SearchService};
+pub use search::{MIN_SCORE, SearchQuery, SearchService};
 
 use std::sync::Arc;
 
@@ -25,8 +25,8 @@ use crate::repository::DynamoItemRepository;
 
 /// Items as the API reads and writes them: DynamoDB behind the fenced cache (off by default). The
 /// worker, search and orders read DynamoDB directly.
-pub type ApiItemRepository = CachedItemRepository<DynamoItemRepository, Arc<ItemCache>>;
+pub(crate) type ApiItemRepository = CachedItemRepository<DynamoItemRepository, Arc<ItemCache>>;
 /// The services over plain DynamoDB items.
 pub type Orders = OrderService<DynamoItemRepository>;
 pub type Search = SearchService<DynamoItemRepository>;
-pub type IndexerOverDynamo = Indexer<DynamoItemRepository>;
+pub(crate) type IndexerOverDynamo = Indexer<DynamoItemRepository>;

@@ -54,7 +54,7 @@ impl<R: ItemRepository> OrderService<R> {
 
     /// The order `request` would place, priced from the store (never the client); nothing is
     /// written yet. 409 naming each line whose item the caller cannot see.
-    pub async fn prepare(
+    pub(crate) async fn prepare(
         &self,
         caller: &Principal,
         request: OrderRequest,

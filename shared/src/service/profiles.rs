@@ -32,7 +32,7 @@ impl ProfileService {
     }
 
     /// The profiles of these users, by id, in one `BatchGetItem` per 100 users.
-    pub async fn by_id(&self, users: &[OwnerId]) -> Result<HashMap<OwnerId, Profile>, ServiceError> {
+    pub(crate) async fn by_id(&self, users: &[OwnerId]) -> Result<HashMap<OwnerId, Profile>, ServiceError> {
         let profiles = self.repository.get_many(users).await?;
         Ok(profiles.into_iter().map(|profile| (profile.id.clone(), profile)).collect())
     }

@@ -23,7 +23,7 @@ enum Sink {
 /// `AWS_XRAY_DAEMON_ADDRESS` in neither form the X-Ray SDKs accept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("AWS_XRAY_DAEMON_ADDRESS {0:?} is neither host:port nor udp:host:port tcp:host:port")]
-pub struct DaemonAddressError(String);
+pub(crate) struct DaemonAddressError(String);
 
 impl Exporter {
     /// To the daemon Lambda names in `AWS_XRAY_DAEMON_ADDRESS`; to the log without it. A value
@@ -79,7 +79,7 @@ fn bind(daemon: &SocketAddr) -> Option<UdpSocket> {
 }
 
 /// `host:port` (Lambda's form), or the SDKs' `udp:host:port tcp:host:port` in either order.
-pub fn daemon_address(value: &str) -> Result<SocketAddr, DaemonAddressError> {
+pub(crate) fn daemon_address(value: &str) -> Result<SocketAddr, DaemonAddressError> {
     let invalid = || DaemonAddressError(value.to_owned());
     let candidate = value
         .split_whitespace()

@@ -28,7 +28,7 @@ const THROTTLING_CODES: &[&str] = &[
 ];
 
 #[derive(Debug)]
-pub struct XRayInterceptor {
+pub(crate) struct XRayInterceptor {
     exporter: Exporter,
 }
 

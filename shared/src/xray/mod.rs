@@ -1,4 +1,4 @@
-//! X-Ray without an X-Ray SDK: the trace header, and a subsegment for every DynamoDB and SQS call
+//! X-Ray without an X-Ray SDK: a subsegment for every DynamoDB and SQS call
 //! of a sampled invocation, sent to the daemon Lambda runs (see README, "Tracing").
 //!
 //! Hand-written rather than a crate: the one that exists for the Rust SDK (xray-lite with
@@ -8,10 +8,8 @@
 //! What it sends is one small JSON document per call over UDP.
 
 mod exporter;
-mod header;
 mod interceptor;
 mod segment;
 
-pub use exporter::{DaemonAddressError, Exporter, daemon_address};
-pub use header::TraceHeader;
-pub use interceptor::XRayInterceptor;
+pub use exporter::Exporter;
+pub(crate) use interceptor::XRayInterceptor;

@@ -10,7 +10,7 @@ const DAEMON_HEADER: &[u8] = b"{\"format\": \"json\", \"version\": 1}\n";
 
 /// One AWS SDK call, as X-Ray's segment document describes a downstream AWS call.
 #[derive(Debug, Serialize)]
-pub struct Subsegment<'a> {
+pub(crate) struct Subsegment<'a> {
     /// The service (`DynamoDB`, `SQS`): the node X-Ray draws on the trace map.
     pub name: &'a str,
     pub id: String,
@@ -31,7 +31,7 @@ pub struct Subsegment<'a> {
 }
 
 #[derive(Debug, Default, Serialize)]
-pub struct AwsCall<'a> {
+pub(crate) struct AwsCall<'a> {
     pub operation: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<&'a str>,
@@ -48,7 +48,7 @@ pub struct AwsCall<'a> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Http {
+pub(crate) struct Http {
     pub response: HttpResponse,
 }
 
@@ -67,14 +67,14 @@ impl Subsegment<'_> {
 }
 
 /// A new 64-bit segment id in 16 hex digits; `None` only if the system's randomness fails.
-pub fn new_id() -> Option<String> {
+pub(crate) fn new_id() -> Option<String> {
     let mut bytes = [0u8; 8];
     aws_lc_rs::rand::fill(&mut bytes).ok()?;
     Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Epoch seconds as X-Ray wants them (a float, sub-millisecond digits allowed).
-pub fn epoch_seconds(at: SystemTime) -> f64 {
+pub(crate) fn epoch_seconds(at: SystemTime) -> f64 {
     at.duration_since(UNIX_EPOCH).map_or(0.0, |since| since.as_secs_f64())
 }
 
@@ -124,7 +124,7 @@ mod tests {
     #[test]
     fn ids_are_16_hex_digits_and_differ() {
         let (a, b) = (new_id().expect("random"), new_id().expect("random"));
-        assert!(super::super::header::is_segment_id(&a), "{a}");
+        assert!(crate::trace::is_segment_id(&a), "{a}");
         assert_ne!(a, b);
     }
 }
