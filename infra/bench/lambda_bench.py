@@ -415,7 +415,7 @@ def main():
         measured = [name for name in ("get-item", "list-items", "create-item", "create-order", "search-items", "index-worker")
                     if name in functions]
         cold_functions = [(name, binaries[name], scenarios[name], name) for name in [*references, *measured]]
-        for name, row in cold_start.run(cold_functions, env, start_function, stop, cold_runs).items():
+        for name, row in cold_start.run(cold_functions, env, start_function, cold_runs).items():
             results.setdefault(name, {"function": name}).update(row)
 
     proxy = CountingProxy(ENDPOINT)
