@@ -12,7 +12,10 @@ BENCH_PEER_SRC. Also prints stripped sizes and peak RSS, and whether get-item is
     BENCH_PEER_SRC=/path/to/serverless-rust-demo .venv/bin/python infra/bench/race.py   (moto running)
 
 BENCH_RACE_COLD=20 cold starts each, BENCH_RACE_WARM=3,1500 rounds of that many GETs each.
-Needs the release build of get-item and create-item. Writes target/bench/race.json.
+BENCH_RACE_VARIANTS=before=/tmp/get-item-before,... adds other builds of get-item as contestants
+(same settings, same turns): how the lever table in README was measured, each change against the
+build without it in one run. Needs the release build of get-item and create-item. Writes
+target/bench/race.json.
 """
 
 import json
@@ -59,7 +62,7 @@ def warm_cpu(binary, env, event, invocations):
 def stripped_mb(binary):
     """Size as deployed: symbols stripped (the peer's profile leaves them in; Lambda zips what it gets,
     so compare like with like)."""
-    copy = ROOT / "target" / "bench" / f"stripped-{binary.parent.parent.parent.name}-{binary.name}"
+    copy = ROOT / "target" / "bench" / ("stripped" + str(binary).replace("/", "-"))
     subprocess.run(["strip", "-o", str(copy), str(binary)], check=True)
     return round(copy.stat().st_size / 1048576, 2)
 
@@ -88,12 +91,15 @@ def main():
     peer_env, peer_event = peer.fixture(ENDPOINT, api_event)
 
     contestants = {OURS: (release / OURS, {}, ours_event)}
+    for variant in filter(None, os.environ.get("BENCH_RACE_VARIANTS", "").split(",")):
+        label, _, path = variant.partition("=")
+        contestants[f"{OURS} ({label})"] = (pathlib.Path(path), {}, ours_event)
     contestants.update({name: (binary, peer_env, peer_event) for name, binary in peer.build().items()})
     contestants.update({name: (binary, {}, ours_event) for name, binary in cold_start.build_references().items()})
 
     cold_runs = int(os.environ.get("BENCH_RACE_COLD", "20"))
     rounds, invocations = (int(n) for n in os.environ.get("BENCH_RACE_WARM", "3,1500").split(","))
-    functions = [(name, binary, lambda n, event=event: event, OURS if name == OURS else name, overrides)
+    functions = [(name, binary, lambda n, event=event: event, OURS if name.startswith(OURS) else name, overrides)
                  for name, (binary, overrides, event) in contestants.items()]
     cold = cold_start.run(functions, env, start_function, cold_runs)
 
