@@ -1,8 +1,6 @@
 //! CloudWatch metrics in Embedded Metric Format: one JSON line on stdout per request (and per
 //! worker batch), which CloudWatch Logs turns into metrics without any API call on the hot path.
 
-use std::fmt::Write;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Value, json};
@@ -18,10 +16,8 @@ fn namespace() -> String {
     std::env::var("METRICS_NAMESPACE").unwrap_or_else(|_| "ItemsApi".to_owned())
 }
 
-/// Read once per container: the environment of a Lambda does not change while it runs.
 fn enabled() -> bool {
-    static ENABLED: OnceLock<bool> = OnceLock::new();
-    *ENABLED.get_or_init(|| !std::env::var("METRICS").is_ok_and(|value| value == "off"))
+    !std::env::var("METRICS").is_ok_and(|value| value == "off")
 }
 
 pub struct RequestMetrics<'a> {
@@ -34,43 +30,31 @@ pub struct RequestMetrics<'a> {
     pub cache_misses: u32,
 }
 
-/// The counts of a request's EMF document, in the order they are declared.
-const REQUEST_COUNTS: [&str; 7] =
-    ["Requests", "ClientErrors", "ServerErrors", "Throttled", "CacheHits", "CacheMisses", "ColdStarts"];
-
-/// The part of every request's EMF document that never changes in a container (the namespace, the
-/// metric declarations): rendered once, so a request formats only its own numbers.
-fn request_declarations() -> &'static str {
-    static DECLARATIONS: OnceLock<String> = OnceLock::new();
-    DECLARATIONS.get_or_init(|| {
-        let mut metrics: Vec<Value> =
-            REQUEST_COUNTS.iter().map(|name| json!({"Name": name, "Unit": "Count"})).collect();
-        metrics.push(json!({"Name": "Latency", "Unit": "Milliseconds"}));
-        let declared = json!([{ "Namespace": namespace(), "Dimensions": [["Route"]], "Metrics": metrics }]);
-        format!(r#""CloudWatchMetrics":{declared}}}"#)
-    })
-}
-
-/// The EMF document for one request, dimensioned by route: one JSON line.
-pub(crate) fn request_document(m: &RequestMetrics<'_>, timestamp_ms: i64) -> String {
+/// The EMF document for one request, dimensioned by route.
+pub(crate) fn request_document(m: &RequestMetrics<'_>, timestamp_ms: i64) -> Value {
     let counts = [
-        1,
-        u32::from((400..500).contains(&m.status)),
-        u32::from(m.status >= 500),
-        u32::from(m.throttled),
-        m.cache_hits,
-        m.cache_misses,
-        u32::from(m.cold_start),
+        ("Requests", 1),
+        ("ClientErrors", u32::from((400..500).contains(&m.status))),
+        ("ServerErrors", u32::from(m.status >= 500)),
+        ("Throttled", u32::from(m.throttled)),
+        ("CacheHits", m.cache_hits),
+        ("CacheMisses", m.cache_misses),
+        ("ColdStarts", u32::from(m.cold_start)),
     ];
-    let route = Value::from(m.route);
-    let mut line = String::with_capacity(640);
-    let _ = write!(line, r#"{{"_aws":{{"Timestamp":{timestamp_ms},{}"#, request_declarations());
-    let _ = write!(line, r#","Route":{route},"Latency":{}"#, Value::from(m.latency_ms));
-    for (name, count) in REQUEST_COUNTS.iter().zip(counts) {
-        let _ = write!(line, r#","{name}":{count}"#);
+    let mut definitions: Vec<Value> = counts.iter().map(|(name, _)| json!({"Name": name, "Unit": "Count"})).collect();
+    definitions.push(json!({"Name": "Latency", "Unit": "Milliseconds"}));
+    let mut document = json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{ "Namespace": namespace(), "Dimensions": [["Route"]], "Metrics": definitions }]
+        },
+        "Route": m.route,
+        "Latency": m.latency_ms,
+    });
+    for (name, value) in counts {
+        document[name] = json!(value);
     }
-    line.push('}');
-    line
+    document
 }
 
 pub fn emit_request(m: &RequestMetrics<'_>) {
@@ -120,10 +104,7 @@ mod tests {
             cache_hits: 1,
             cache_misses: 0,
         };
-        let document: Value =
-            serde_json::from_str(&request_document(&metrics, 1_700_000_000_000)).expect("one JSON document");
-        assert_eq!(document["_aws"]["Timestamp"], 1_700_000_000_000_i64);
-        assert_eq!(document["Latency"], 4.5);
+        let document = request_document(&metrics, 1_700_000_000_000);
         let declared = &document["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(declared["Dimensions"], json!([["Route"]]));
         for definition in declared["Metrics"].as_array().unwrap() {
