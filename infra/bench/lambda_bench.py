@@ -47,6 +47,11 @@ class ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address):
+        # A function stopped while it waits for its next event resets that connection: expected.
+        if not isinstance(sys.exc_info()[1], ConnectionResetError):
+            super().handle_error(request, client_address)
+
 
 class QuietHandler(http.server.BaseHTTPRequestHandler):
     """Keep-alive HTTP/1.1, no access log, and Nagle off: headers and body go out in two writes, and

@@ -11,7 +11,9 @@ BENCH_PEER_SRC. Also prints stripped sizes and peak RSS, and whether get-item is
 
     BENCH_PEER_SRC=/path/to/serverless-rust-demo .venv/bin/python infra/bench/race.py   (moto running)
 
-BENCH_RACE_COLD=20 cold starts each, BENCH_RACE_WARM=3,1500 rounds of that many GETs each.
+BENCH_RACE_COLD=20 cold starts each, BENCH_RACE_WARM=3,1500 rounds of that many GETs each;
+BENCH_RACE_CALLGRIND=64,320 also counts instructions per warm GET with valgrind (warm_cost.count: the
+difference of two runs' totals), the figure that does not move with the machine.
 BENCH_RACE_VARIANTS=before=/tmp/get-item-before,... adds other builds of get-item as contestants
 (same settings, same turns): how the lever table in README was measured, each change against the
 build without it in one run. Needs the release build of get-item and create-item. Writes
@@ -112,6 +114,21 @@ def main():
             rss[name].append(peak)
             print(f"warm, {name}: {cpu:.0f} µs CPU per GET, peak RSS {peak:.1f} MB", flush=True)
 
+    instructions = {}
+    counts = os.environ.get("BENCH_RACE_CALLGRIND", "")
+    if counts:
+        import shutil
+        from warm_cost import count
+
+        short, long = (int(n) for n in counts.split(","))
+        traces = ROOT / "target" / "bench" / "callgrind-race"
+        traces.mkdir(parents=True, exist_ok=True)
+        for index, (name, (binary, overrides, event)) in enumerate(contestants.items()):
+            totals = [count(binary, dict(env, **overrides), event, n, shutil.which("valgrind"), traces / f"callgrind.{index}.{n}")
+                      for n in (short, long)]
+            instructions[name] = round((totals[1] - totals[0]) / (long - short))
+            print(f"instructions per warm GET, {name}: {instructions[name]:,}", flush=True)
+
     rows = []
     for name, (binary, _, _) in contestants.items():
         rows.append({
@@ -120,6 +137,7 @@ def main():
             "warm_cpu_us_median": round(statistics.median(warm[name])) if warm[name] else None,
             "peak_rss_mb": round(max(rss[name]), 1) if rss[name] else None,
             "stripped_mb": stripped_mb(binary),
+            "instructions_per_warm_get": instructions.get(name),
         })
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     out = ROOT / "target" / "bench" / "race.json"
@@ -127,11 +145,11 @@ def main():
 
     print(f"\ncommit {commit}, {os.cpu_count()} cores; cold: {cold_runs} interleaved cold starts each, TLS (RSA 2048), "
           f"CPU quota of 128 MB; warm: {rounds} alternating rounds of {invocations} GETs; medians [min–max]\n")
-    print("| function | init ms | first invocation ms | init + first ms | its CPU ms | TLS handshakes | warm CPU µs per GET | peak RSS MB | stripped MB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| function | init ms | first invocation ms | init + first ms | its CPU ms | TLS handshakes | warm CPU µs per GET | instructions per warm GET | peak RSS MB | stripped MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(f"| {row['function']} | {row['cold_init_ms']} | {row['cold_first_ms']} | {row['cold_total_ms']} | {row['cold_cpu_ms']} | {row['cold_tls_handshakes']:g} | "
-              f"{row['warm_cpu_us_median']} {row['warm_cpu_us']} | {row['peak_rss_mb']} | {row['stripped_mb']} |")
+              f"{row['warm_cpu_us_median']} {row['warm_cpu_us']} | {format(row['instructions_per_warm_get'] or 0, ',') or '—'} | {row['peak_rss_mb']} | {row['stripped_mb']} |")
     by_name = {row["function"]: row for row in rows}
     ours, theirs = by_name[OURS], by_name[peer.NAME]
     for label, key in (("cold start (init + first)", "cold_total_median_ms"), ("its CPU", "cold_cpu_median_ms"),
