@@ -148,8 +148,9 @@ def main():
     print("| function | init ms | first invocation ms | init + first ms | its CPU ms | TLS handshakes | warm CPU µs per GET | instructions per warm GET | peak RSS MB | stripped MB |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
+        instructions = format(row["instructions_per_warm_get"], ",") if row["instructions_per_warm_get"] else "—"
         print(f"| {row['function']} | {row['cold_init_ms']} | {row['cold_first_ms']} | {row['cold_total_ms']} | {row['cold_cpu_ms']} | {row['cold_tls_handshakes']:g} | "
-              f"{row['warm_cpu_us_median']} {row['warm_cpu_us']} | {format(row['instructions_per_warm_get'] or 0, ',') or '—'} | {row['peak_rss_mb']} | {row['stripped_mb']} |")
+              f"{row['warm_cpu_us_median']} {row['warm_cpu_us']} | {instructions} | {row['peak_rss_mb']} | {row['stripped_mb']} |")
     by_name = {row["function"]: row for row in rows}
     ours, theirs = by_name[OURS], by_name[peer.NAME]
     for label, key in (("cold start (init + first)", "cold_total_median_ms"), ("its CPU", "cold_cpu_median_ms"),
