@@ -11,6 +11,9 @@
 #     and split over counters (orders per second one item takes);
 #   - infra/bench/warm_cost.py (with valgrind; BENCH_WARM=0 skips it): instructions and CPU per warm
 #     GET of get-item against the two reference functions, the figure the warm-CPU target is set in;
+#   - infra/bench/race.py (when BENCH_PEER_SRC names a checkout of aws-samples/serverless-rust-demo):
+#     get-item against that sample's get-product, built from its source, as each is deployed: cold
+#     starts as billed and CPU per warm GET, interleaved, next to the two reference functions;
 #   - infra/bench/local_stack.py: latency through `cargo lambda watch` and 200 concurrent orders, then
 #     infra/bench/local_load.py sweep: requests/s and p50/p99 at 1, 4, 16 and 64 concurrent clients
 #     (BENCH_LOCAL=0 skips both);
@@ -59,6 +62,12 @@ fi
 if [ "${BENCH_WARM:-1}" != 0 ] && command -v valgrind >/dev/null; then
   echo "==> instructions and CPU per warm GET (callgrind)"
   python infra/bench/warm_cost.py
+fi
+if [ -n "${BENCH_PEER_SRC:-}" ]; then
+  echo "==> the race with serverless-rust-demo (infra/bench/race.py; peer from $BENCH_PEER_SRC)"
+  python infra/bench/race.py
+else
+  echo "==> the race with serverless-rust-demo: skipped (BENCH_PEER_SRC names a checkout of it; README, Benchmarks)"
 fi
 if [ "${BENCH_LOCAL:-1}" != 0 ]; then
   echo "==> local stack through cargo lambda watch"

@@ -2,6 +2,7 @@
 //! clients, and the runtime entry points every function's `main` calls.
 
 use std::future::Future;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -169,6 +170,7 @@ pub fn gate(parts: &Parts) -> Result<Gate, Error> {
         ),
         cors: CorsPolicy::new(config.cors_allowed_origins.clone()),
         clock: Timestamp::now,
+        counted_before: AtomicBool::new(false),
     })
 }
 

@@ -78,6 +78,22 @@ async fn a_read_over_the_limit_is_refused_and_once_known_never_starts() {
 }
 
 #[tokio::test]
+async fn a_containers_first_read_waits_for_its_count_so_a_refused_one_never_reads() {
+    let test = spawn_app_with_limits(limited(Audience::Role(Role::User), RouteGroup::Read, 1)).await;
+    let item =
+        crate::helpers::id_of(&test.create_as("seller", json!({"name": "Lamp", "price": 5, "status": "active"})).await);
+    assert_eq!(test.send(Call::get(&item).by_user("reader")).await.status, 200, "the one read of the window");
+
+    // A new container: no connection is open yet, so its first read is not overlapped with the count.
+    let (proxy, fresh) = test.behind_fault_proxy().await;
+    let refused = test.send_to(&fresh, Call::get(&item).by_user("reader")).await;
+
+    assert_eq!(refused.status, 429);
+    assert_eq!(proxy.seen("UpdateItem"), 1, "the count");
+    assert_eq!(proxy.seen("GetItem"), 0, "the read never started, and opened no second connection");
+}
+
+#[tokio::test]
 async fn unauthenticated_callers_are_limited_per_client_ip() {
     let app = spawn_app_with_limits(limited(Audience::Anonymous, RouteGroup::Read, 3)).await;
 

@@ -3,6 +3,7 @@
 //! permission the route declares. The gate also holds what every response needs (CORS).
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::FutureExt;
 use futures_util::future::{Either, select};
@@ -50,6 +51,9 @@ pub struct Gate {
     pub limiter: RateLimiter,
     pub cors: CorsPolicy,
     pub clock: fn() -> Timestamp,
+    /// Set once this container has counted a request: from then on its HTTP pool holds a
+    /// connection to DynamoDB, and a read may overlap its count.
+    pub(crate) counted_before: AtomicBool,
 }
 
 impl Gate {
@@ -58,6 +62,10 @@ impl Gate {
     /// as the count says so); a write runs only after its count. When the limiter can answer
     /// without I/O (a lease in hand, a caller already over its limit) that answer comes first,
     /// and refused work never starts.
+    ///
+    /// A container's first read waits for its count too: no connection is open yet, so overlapping
+    /// would open two, and the second TLS handshake costs more CPU (at 128 MB, billed time) than
+    /// the round trip the overlap saves (README, "The race with serverless-rust-demo").
     pub async fn admit<T, F, Fut>(&self, request: &Request, route: &Route, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(Principal) -> Fut,
@@ -75,8 +83,10 @@ impl Gate {
             }
         };
         let mut count = Box::pin(self.count(user_subject(&principal), route.group));
-        if route.access == Access::Write {
-            count.await?;
+        if route.access == Access::Write || !self.counted_before.load(Ordering::Relaxed) {
+            let counted = count.await;
+            self.counted_before.store(true, Ordering::Relaxed);
+            counted?;
             return work(principal).await;
         }
         if let Some(counted) = (&mut count).now_or_never() {
