@@ -11,6 +11,7 @@ plain lambda_http + aws_config::load_from_env + GetItem function on the SDK's de
 
 import asyncio
 import datetime
+import json
 import os
 import pathlib
 import ssl
@@ -306,6 +307,9 @@ def run(functions, env, start_function, runs):
             api, process, init_ms = start_function(binary, run_env, launcher=quota.launcher())
             first_seconds, body = api.invoke(make_event(n))
             cpu_ms = stop_counting_cpu(process)
+            status = json.loads(body).get("statusCode") if body.startswith(b"{") else None
+            if status and status >= 400:
+                raise RuntimeError(f"{name}: its cold first invocation answered {status}: {body[:300]!r}")
             api.close()
             inits, firsts, totals, handshakes, cpus = samples[name]
             handshakes.append(tls.handshakes - before)
